@@ -1,0 +1,45 @@
+# The README's two commands are `make run` and `make test`; everything they need is set up here.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup corpus run test test-fast browser lint bench kill-loop clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build in pyproject.toml; install it first so nothing pulls CUDA.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Build the bundled corpus into the default store (re-running adds nothing and reuses the run).
+corpus: setup
+	$(PY) -m pipelines ingest corpus/excerpts.csv --sources corpus/sources.csv
+	$(PY) -m pipelines build
+
+run: corpus
+	$(PY) -m streamlit run app.py
+
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: setup browser
+	CROSSWALK_REQUIRE_BROWSER=1 $(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not model and not browser and not slow"
+
+lint: setup
+	$(PY) -m ruff check pipelines crosswalk_ui tests benchmarks app.py
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

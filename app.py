@@ -1,0 +1,11 @@
+"""Crosswalk's Streamlit entry point: navigation only; each page lives in crosswalk_ui/."""
+
+import streamlit as st
+
+from crosswalk_ui import pages
+
+st.set_page_config(page_title="Crosswalk", page_icon="🔀", layout="wide")
+navigation = st.navigation(
+    [st.Page(page.render, title=page.TITLE, url_path=page.SLUG) for page in pages.ALL]
+)
+navigation.run()

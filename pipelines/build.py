@@ -1,0 +1,62 @@
+"""`build`: embed what is missing, then run the analysis and persist it as a run."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .embed import embed_missing, get_embedder
+from .errors import input_error
+
+
+@dataclass
+class BuildResult:
+    model_id: str
+    total: int
+    embedded: int
+    run_id: int | None = None
+    reused: bool = False
+    summary: dict = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        if self.embedded:
+            lines.append(f"embedded {self.embedded} new texts of {self.total} with {self.model_id}")
+        else:
+            lines.append(
+                f"nothing new to embed ({self.total} texts already embedded with {self.model_id})"
+            )
+        if self.run_id is not None:
+            state = "unchanged, reused" if self.reused else "complete"
+            lines.append(f"run {self.run_id} ({state})")
+            for key, value in self.summary.items():
+                lines.append(f"  {key}: {value}")
+        return lines
+
+
+def run_build(
+    conn: sqlite3.Connection,
+    *,
+    model: str | None = None,
+    concepts: list[Path] | None = None,
+    seed: int = 42,
+    progress=None,
+    embed_only: bool = False,
+) -> BuildResult:
+    if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
+        raise input_error("E024")
+    from .analysis import load_codebooks, run_analysis
+
+    # Codebooks are read before anything is embedded so a malformed one fails fast and costs nothing.
+    frameworks = None if embed_only else load_codebooks(concepts or [])
+    embedder = get_embedder(model)
+    report = embed_missing(
+        conn, embedder, progress=(lambda d, t: progress(d, t, "embedding")) if progress else None
+    )
+    result = BuildResult(embedder.model_id, report.total, report.embedded)
+    if embed_only:
+        return result
+    run = run_analysis(conn, embedder=embedder, frameworks=frameworks, seed=seed, progress=progress)
+    result.run_id, result.reused, result.summary = run.run_id, run.reused, run.summary
+    return result

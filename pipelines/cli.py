@@ -1,0 +1,259 @@
+"""`python -m pipelines`: ingest, build, export, search, analogues, stats, fields, workshop.
+
+Exit status: 0 success; 2 bad input or usage (message on stderr, store unchanged); 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import __version__, store
+from .errors import InputError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def wrap(func):
+        COMMANDS[name] = func
+        return func
+
+    return wrap
+
+
+class Progress:
+    """A tqdm bar on stderr that the engine drives through a plain callback."""
+
+    def __init__(self, description: str):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.description = description
+        self.bar = None
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if self.bar is None or self.bar.total != total:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = self._tqdm(
+                total=total, desc=self.description, file=sys.stderr, leave=False, dynamic_ncols=True
+            )
+        self.bar.n = done
+        if label:
+            self.bar.set_postfix_str(label[:40], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def open_store(args: argparse.Namespace):
+    return store.connect(args.db)
+
+
+@command("ingest")
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest_paths
+    from .readers import ReadOptions
+
+    options = ReadOptions(
+        field=args.field,
+        evidence_type=args.evidence_type,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        field_column=args.field_column,
+        encoding=args.encoding,
+    )
+    conn = open_store(args)
+    progress = Progress("ingest")
+    try:
+        reports = ingest_paths(
+            conn,
+            [Path(p) for p in args.paths],
+            options=options,
+            sources_path=Path(args.sources) if args.sources else None,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    totals = {"new": 0, "unchanged": 0, "rejected": 0}
+    for report in reports:
+        totals["new"] += report.new
+        totals["unchanged"] += report.unchanged
+        totals["rejected"] += len(report.rejected)
+        split = f", {report.split} split to fit the model" if report.split else ""
+        print(
+            f"{report.path}: {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected{split}"
+        )
+        for row, reason in report.rejected[:20]:
+            where = row if isinstance(row, str) else f"row {row}"
+            print(f"  rejected {where}: {reason}")
+    print(
+        f"total: {totals['new']} new, {totals['unchanged']} unchanged, {totals['rejected']} rejected"
+    )
+    return 0
+
+
+@command("build")
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import run_build
+
+    conn = open_store(args)
+    progress = Progress("build")
+    try:
+        result = run_build(
+            conn,
+            model=args.model,
+            concepts=[Path(p) for p in args.concepts or []],
+            seed=args.seed,
+            progress=progress,
+            embed_only=args.embed_only,
+        )
+    finally:
+        progress.close()
+    for line in result.summary_lines():
+        print(line)
+    return 0
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import build  # noqa: F401  (registers the analysis exporters)
+    from .exports import export
+
+    conn = open_store(args)
+    out = Path(args.out)
+    count = export(conn, args.what, out, args.format)
+    print(f"wrote {count} {args.what} to {out}")
+    return 0
+
+
+@command("stats")
+def cmd_stats(args: argparse.Namespace) -> int:
+    conn = open_store(args)
+    numbers = store.counts(conn)
+    by_field = {
+        r[0]: r[1]
+        for r in conn.execute("SELECT field, COUNT(*) FROM excerpts GROUP BY field ORDER BY field")
+    }
+    by_evidence = {
+        (r[0] or "unspecified"): r[1]
+        for r in conn.execute(
+            "SELECT s.evidence_type, COUNT(*) FROM excerpts e JOIN sources s ON s.id = e.source_id GROUP BY 1 ORDER BY 1"
+        )
+    }
+    run = store.latest_run(conn)
+    result = {
+        **numbers,
+        "by_field": by_field,
+        "by_evidence_type": by_evidence,
+        "current_run": run["id"] if run else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    for key, value in numbers.items():
+        print(f"{key}: {value}")
+    print("by field: " + ", ".join(f"{k} {v}" for k, v in by_field.items()))
+    print("by evidence type: " + ", ".join(f"{k} {v}" for k, v in by_evidence.items()))
+    print(f"current run: {result['current_run'] or 'none'}")
+    return 0
+
+
+@command("fields")
+def cmd_fields(args: argparse.Namespace) -> int:
+    from .errors import input_error
+    from .records import FIELD_SLUG
+
+    conn = open_store(args)
+    if args.action == "add":
+        if not args.slug or not FIELD_SLUG.match(args.slug):
+            raise input_error("E020", None, value=args.slug or "")
+        with store.transaction(conn):
+            store.add_field(conn, args.slug, args.label)
+    elif args.action in ("close", "open"):
+        store.set_fields_closed(conn, args.action == "close")
+    frame = store.fields(conn)
+    state = "closed" if store.fields_closed(conn) else "open"
+    print(f"fields ({state} list):")
+    for row in frame.itertuples():
+        print(f"  {row.slug}\t{row.label}\t{row.colour}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines", description="Crosswalk: cross-field concept explorer"
+    )
+    parser.add_argument("--version", action="version", version=f"crosswalk {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", default=None, help="the store (default: $CROSSWALK_DB or data/crosswalk.sqlite)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="read files into the store")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--field", help="field for rows that do not give one")
+    p.add_argument("--evidence-type", help="evidence type for sources that do not give one")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--id-column", default="id")
+    p.add_argument("--field-column", default="field")
+    p.add_argument(
+        "--encoding", help="the files' text encoding (default: UTF-8, or UTF-16 with a BOM)"
+    )
+    p.add_argument("--sources", help="a sources CSV that rows join by their source_id column")
+
+    p = sub.add_parser("build", parents=[common], help="embed what is missing and run the analysis")
+    p.add_argument("--concepts", nargs="*", metavar="PATH", help="extra codebook YAML files")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--model",
+        default=None,
+        help="embedder name or model directory (default: the bundled model)",
+    )
+    p.add_argument(
+        "--embed-only", action="store_true", help="embed new text but do not run the analysis"
+    )
+
+    p = sub.add_parser("export", parents=[common], help="write a result to a file")
+    p.add_argument("what")
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "json", "graphml"])
+
+    p = sub.add_parser("stats", parents=[common], help="what the store holds")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("fields", parents=[common], help="list, add, close or open the fields")
+    p.add_argument("action", nargs="?", choices=["list", "add", "close", "open"], default="list")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--label")
+
+    for name, func in list(COMMANDS.items()):
+        if name not in sub.choices and hasattr(func, "add_arguments"):
+            func.add_arguments(sub.add_parser(name, parents=[common], help=func.__doc__))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage message
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: exit 1 with a message
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

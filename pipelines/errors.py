@@ -1,0 +1,87 @@
+"""Every user-facing error message lives here, each with a code.
+
+An `InputError` means the user's input or command was wrong (exit status 2) and the store was left
+unchanged; the message says what was wrong, where (file, row, column) and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MESSAGES: dict[str, str] = {
+    "E001": "the file is empty. Add a header row and at least one row of excerpts.",
+    "E002": "the file has a header but no rows. Add at least one row with text.",
+    "E003": "no '{column}' column (columns found: {found}). Name the text column '{column}' "
+    "or pass --text-column with the name of the column that holds the excerpt text.",
+    "E004": "the file is not valid {encoding} text ({detail}). Re-save it as UTF-8, "
+    "or pass --encoding with the file's encoding (for example latin-1).",
+    "E005": "this does not look like a {fmt} file: {detail}. Check that the file has the right "
+    "extension and is not damaged.",
+    "E006": "the PDF has no text layer (it is probably a scanned image). Run OCR on it first, "
+    "or copy the text into a .txt file.",
+    "E007": "the PDF is encrypted. Save an unencrypted copy and ingest that.",
+    "E008": "malformed {fmt}: {detail}. Fix the entry or export the references again.",
+    "E009": "column 'year': '{value}' is not a year. Use a four-digit year such as 2011, or leave "
+    "it blank.",
+    "E010": "unknown field '{value}'. This store only accepts the fields {known}. Add it with "
+    "`python -m pipelines fields add {value}` or pick one of those.",
+    "E011": "unknown evidence type '{value}'. Use one of: {known}.",
+    "E012": "unknown kind '{value}'. Use one of: {known}, or leave it blank.",
+    "E013": "no field given. Add a 'field' column, or pass --field (for example --field "
+    "mental_health).",
+    "E014": "unsupported file type '{suffix}'. Supported: {known}.",
+    "E015": "the file does not exist.",
+    "E016": "duplicate id '{value}' (also on row {other}). Every row's id must be unique in a file.",
+    "E017": "the file is {size} bytes, over the limit of {limit} bytes for {fmt} files. Split it "
+    "into smaller files.",
+    "E018": "the source id '{value}' is not in the sources file {sources}. Add the source there "
+    "or fix the id.",
+    "E019": "no text was found in the file. Nothing was ingested.",
+    "E020": "field slug '{value}' is not valid. Use lower-case letters, digits and underscores, "
+    "starting with a letter (for example mental_health).",
+    "E021": "malformed JSON on this line ({detail}). Each line must be one JSON object.",
+    "E022": "the value in column '{column}' must be text, not {kind}.",
+    "E023": "unknown model or embedder '{value}'. Known names: {known}; or give a "
+    "sentence-transformers model directory.",
+    "E024": "there are no excerpts in the store yet. Ingest some files first: "
+    "`python -m pipelines ingest FILE`.",
+    "E025": "unknown {what} '{value}'. Known: {known}.",
+    "E026": "malformed codebook: {detail}. See concepts/README.md for the schema.",
+    "E027": "no analysis run yet. Run `python -m pipelines build` first.",
+    "E028": "no excerpt with id {value} in the store.",
+    "E029": "the output path {value} is not allowed: {detail}.",
+    "E030": "the archive expands to more than {limit} bytes (a possible zip bomb). Refused.",
+}
+
+
+@dataclass
+class InputError(Exception):
+    """Bad input or usage: exit status 2, store unchanged."""
+
+    code: str
+    file: str | None = None
+    row: int | str | None = None
+    params: dict | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        text = MESSAGES[self.code].format(**(self.params or {}))
+        where = []
+        if self.file is not None:
+            where.append(str(self.file))
+        if self.row is not None:
+            where.append(self.row if isinstance(self.row, str) else f"row {self.row}")
+        prefix = ": ".join(where)
+        return f"{prefix}: {text} [{self.code}]" if prefix else f"{text} [{self.code}]"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def input_error(code: str, file: str | Path | None = None, row=None, **params) -> InputError:
+    """Build an InputError; `file` is shown as given so the user recognises it."""
+    return InputError(code, None if file is None else str(file), row, params)

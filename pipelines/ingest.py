@@ -1,0 +1,214 @@
+"""Ingest: read every file first, validate and normalise, then write each file in one transaction.
+
+If any file fails to read or validate, nothing is written at all, so a bad command leaves the store
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store
+from .errors import input_error
+from .readers import ReadOptions, read_file
+from .readers.tabular import read_sources_table
+from .records import (
+    EVIDENCE_TYPES,
+    FIELD_SLUG,
+    KINDS,
+    ExcerptRecord,
+    ReadResult,
+    normalise_text,
+    text_hash,
+)
+from .splitting import split_long
+
+
+@dataclass
+class PreparedExcerpt:
+    record: ExcerptRecord
+    text: str
+    text_hash: str
+    field: str
+    kind: str | None
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: counts a user sees, and the rows that were skipped and why."""
+
+    path: str
+    format: str
+    new: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int | str, str]] = field(default_factory=list)
+    split: int = 0
+
+
+def prepare(result: ReadResult, conn: sqlite3.Connection) -> list[PreparedExcerpt]:
+    """Validate every record of a file against the store's vocabularies; split long texts."""
+    closed = store.fields_closed(conn)
+    known_fields = set(store.field_labels(conn))
+    prepared: list[PreparedExcerpt] = []
+    for record in result.excerpts:
+        field_value = (record.field or "").strip()
+        if not field_value:
+            raise input_error("E013", result.path, row=record.row)
+        field_value = field_value.lower()
+        if not FIELD_SLUG.match(field_value):
+            raise input_error("E020", result.path, row=record.row, value=field_value)
+        if field_value not in known_fields and closed:
+            raise input_error(
+                "E010",
+                result.path,
+                row=record.row,
+                value=field_value,
+                known=", ".join(sorted(known_fields)),
+            )
+        kind = (record.kind or "").strip().lower() or None
+        if kind is not None and kind not in KINDS:
+            raise input_error(
+                "E012", result.path, row=record.row, value=kind, known=", ".join(KINDS)
+            )
+        evidence = (record.source.evidence_type or "").strip().lower() or None
+        if evidence is not None and evidence not in EVIDENCE_TYPES:
+            raise input_error(
+                "E011", result.path, row=record.row, value=evidence, known=", ".join(EVIDENCE_TYPES)
+            )
+        record.source.evidence_type = evidence
+        text = normalise_text(record.text)
+        if not text:
+            result.rejected.append((record.row, "empty text"))
+            continue
+        chunks = split_long(text)
+        for index, chunk in enumerate(chunks):
+            piece = record
+            if len(chunks) > 1:
+                piece = ExcerptRecord(**{**record.__dict__, "meta": dict(record.meta)})
+                piece.split_index, piece.split_count = index, len(chunks)
+                if record.external_id:
+                    piece.external_id = f"{record.external_id}#{index + 1}"
+            prepared.append(PreparedExcerpt(piece, chunk, text_hash(chunk), field_value, kind))
+    return prepared
+
+
+def write_file(
+    conn: sqlite3.Connection, result: ReadResult, prepared: list[PreparedExcerpt], digest: str
+) -> FileReport:
+    """Write one file's excerpts in a single transaction; the same text in the same field is unchanged."""
+    report = FileReport(result.path, result.format, rejected=list(result.rejected))
+    with store.transaction(conn):
+        source_ids: dict[str, int] = {}
+        for item in prepared:
+            if (
+                item.field not in source_ids
+                and not conn.execute(
+                    "SELECT 1 FROM fields WHERE slug = ?", (item.field,)
+                ).fetchone()
+            ):
+                store.add_field(conn, item.field)
+            source = item.record.source
+            key = source.identity()
+            if key not in source_ids:
+                row = conn.execute("SELECT id FROM sources WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    cursor = conn.execute(
+                        "INSERT INTO sources (key, title, authors, year, venue, doi, url, evidence_type, citation, meta) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            key,
+                            normalise_text(source.title),
+                            source.authors,
+                            source.year,
+                            source.venue,
+                            source.doi,
+                            source.url,
+                            source.evidence_type,
+                            source.citation,
+                            json.dumps(source.meta),
+                        ),
+                    )
+                    source_ids[key] = cursor.lastrowid
+                else:
+                    source_ids[key] = row[0]
+        cursor = conn.execute(
+            "INSERT INTO files (path, sha256, format, ingested_at, n_new, n_unchanged, n_rejected) VALUES (?, ?, ?, ?, 0, 0, 0)",
+            (result.path, digest, result.format, store.now()),
+        )
+        file_id = cursor.lastrowid
+        for item in prepared:
+            record = item.record
+            exists = conn.execute(
+                "SELECT 1 FROM excerpts WHERE field = ? AND text_hash = ?",
+                (item.field, item.text_hash),
+            ).fetchone()
+            if exists:
+                report.unchanged += 1
+                continue
+            conn.execute(
+                "INSERT INTO excerpts (source_id, field, kind, location, external_id, text, text_hash, meta, "
+                "file_id, split_index, split_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    source_ids[record.source.identity()],
+                    item.field,
+                    item.kind,
+                    record.location,
+                    record.external_id,
+                    item.text,
+                    item.text_hash,
+                    json.dumps(record.meta, ensure_ascii=False),
+                    file_id,
+                    record.split_index,
+                    record.split_count,
+                    store.now(),
+                ),
+            )
+            report.new += 1
+            report.split += int(record.split_count > 1)
+        conn.execute(
+            "UPDATE files SET n_new = ?, n_unchanged = ?, n_rejected = ? WHERE id = ?",
+            (report.new, report.unchanged, len(report.rejected), file_id),
+        )
+    return report
+
+
+def ingest_paths(
+    conn: sqlite3.Connection,
+    paths: list[Path],
+    *,
+    options: ReadOptions | None = None,
+    sources_path: Path | None = None,
+    display_names: list[str] | None = None,
+    progress=None,
+) -> list[FileReport]:
+    """Read and validate all `paths`, then store each file in its own transaction.
+
+    Raises InputError (and writes nothing) if any file is bad.
+    """
+    options = options or ReadOptions()
+    if options.evidence_type and options.evidence_type not in EVIDENCE_TYPES:
+        raise input_error(
+            "E011", None, value=options.evidence_type, known=", ".join(EVIDENCE_TYPES)
+        )
+    if sources_path is not None:
+        options.sources = read_sources_table(sources_path, encoding=options.encoding)
+        options.sources_path = str(sources_path)
+    staged = []
+    for index, path in enumerate(paths):
+        shown = display_names[index] if display_names else str(path)
+        file_options = ReadOptions(**{**options.__dict__, "display_name": shown})
+        result = read_file(Path(path), file_options)
+        prepared = prepare(result, conn)
+        staged.append((result, prepared, hashlib.sha256(Path(path).read_bytes()).hexdigest()))
+        if progress:
+            progress(index + 1, len(paths) * 2, f"read {shown}")
+    reports = []
+    for index, (result, prepared, digest) in enumerate(staged):
+        reports.append(write_file(conn, result, prepared, digest))
+        if progress:
+            progress(len(paths) + index + 1, len(paths) * 2, f"stored {result.path}")
+    return reports

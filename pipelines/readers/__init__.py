@@ -1,0 +1,140 @@
+"""Readers turn a file into validated records; one module per format, registered by name.
+
+A new format is one new module that calls `register` plus one import line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+
+from ..errors import input_error
+from ..records import ReadResult, SourceRecord
+
+# Size limits: a bigger file is refused with a clear message rather than exhausting memory.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 300 * 1024 * 1024
+
+
+@dataclass
+class ReadOptions:
+    """Options from the command line or the app that readers honour."""
+
+    field: str | None = None
+    evidence_type: str | None = None
+    text_column: str = "text"
+    id_column: str = "id"
+    field_column: str = "field"
+    encoding: str | None = None
+    sources: dict[str, SourceRecord] = dc_field(default_factory=dict)
+    sources_path: str | None = None
+    display_name: str | None = None
+
+
+Reader = Callable[[Path, ReadOptions], ReadResult]
+
+
+@dataclass
+class ReaderSpec:
+    name: str
+    extensions: tuple[str, ...]
+    read: Reader
+
+
+READERS: dict[str, ReaderSpec] = {}
+
+
+def register(name: str, *, extensions: tuple[str, ...]) -> Callable[[Reader], Reader]:
+    def wrap(read: Reader) -> Reader:
+        READERS[name] = ReaderSpec(name, extensions, read)
+        return read
+
+    return wrap
+
+
+def reader_for(path: Path, *, shown: str | None = None) -> ReaderSpec:
+    suffix = path.suffix.lower()
+    for spec in READERS.values():
+        if suffix in spec.extensions:
+            return spec
+    known = ", ".join(sorted(ext for spec in READERS.values() for ext in spec.extensions))
+    raise input_error("E014", shown or path, suffix=suffix or "(none)", known=known)
+
+
+def read_file(path: Path, options: ReadOptions | None = None) -> ReadResult:
+    """Read one file with the reader registered for its extension."""
+    options = options or ReadOptions()
+    shown = options.display_name or str(path)
+    if not path.is_file():
+        raise input_error("E015", shown)
+    spec = reader_for(path, shown=shown)
+    size = path.stat().st_size
+    if size == 0:
+        raise input_error("E001", shown)
+    if size > MAX_FILE_BYTES:
+        raise input_error("E017", shown, size=size, limit=MAX_FILE_BYTES, fmt=spec.name)
+    result = spec.read(path, options)
+    result.path = shown
+    return result
+
+
+def decode_text(data: bytes, *, shown: str, encoding: str | None, fmt: str) -> str:
+    """Decode bytes as the given encoding, else UTF-8 (with or without BOM) or BOM-marked UTF-16.
+
+    Binary content (NUL bytes outside UTF-16) is refused rather than decoded into garbage.
+    """
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise input_error("E004", shown, encoding=encoding, detail=str(exc)[:120]) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise input_error("E004", shown, encoding="UTF-16", detail=str(exc)[:120]) from None
+    if b"\x00" in data[:65536]:
+        raise input_error("E005", shown, fmt=fmt, detail="it contains binary data (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise input_error(
+            "E004", shown, row=f"line {line}", encoding="UTF-8", detail=f"byte {exc.start}"
+        ) from None
+
+
+def check_zip(path: Path, *, shown: str, fmt: str) -> None:
+    """Refuse archives that are not zips or that expand beyond the limit (zip bombs)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise input_error(
+            "E005", shown, fmt=fmt, detail="it is not a zip archive, or it is truncated"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive ({exc})") from None
+    if bad is not None:
+        raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive member {bad}")
+    if total > MAX_UNZIPPED_BYTES:
+        raise input_error("E030", shown, limit=MAX_UNZIPPED_BYTES)
+
+
+def file_source(path: Path, options: ReadOptions) -> SourceRecord:
+    """The source to use when a file carries no citation of its own: the file itself."""
+    return SourceRecord(
+        title=path.stem,
+        evidence_type=options.evidence_type,
+        key="file:" + path.name,
+        citation=path.name,
+    )
+
+
+# Registration happens on import; keep this list in step with the modules in this package.
+from . import bibtex, docx, pdf, ris, tabular, text  # noqa: E402,F401

@@ -1,0 +1,54 @@
+"""PDF: the text of each page; the page number is the location. No text layer is an error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import input_error
+from ..records import ExcerptRecord, ReadResult
+from . import ReadOptions, file_source, register
+
+_BREAK = re.compile(r"\n\s*\n")
+
+
+@register("pdf", extensions=(".pdf",))
+def read_pdf(path: Path, options: ReadOptions) -> ReadResult:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    shown = options.display_name or str(path)
+    with path.open("rb") as handle:
+        if not handle.read(1024).lstrip().startswith(b"%PDF"):
+            raise input_error("E005", shown, fmt="PDF", detail="it does not start with %PDF")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise input_error("E007", shown)
+        source = file_source(path, options)
+        info = reader.metadata
+        if info is not None and info.title:
+            source.title = str(info.title)
+        excerpts: list[ExcerptRecord] = []
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            for block in _BREAK.split(text):
+                if block.strip():
+                    excerpts.append(
+                        ExcerptRecord(
+                            text=block,
+                            source=source,
+                            field=options.field,
+                            location=f"p. {number}",
+                            row=f"page {number}",
+                        )
+                    )
+    except PdfReadError as exc:
+        raise input_error("E005", shown, fmt="PDF", detail=str(exc)[:160]) from None
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+        raise input_error(
+            "E005", shown, fmt="PDF", detail=f"damaged ({type(exc).__name__})"
+        ) from None
+    if not excerpts:
+        raise input_error("E006", shown)
+    return ReadResult(path=shown, format="pdf", excerpts=excerpts)

@@ -1,0 +1,278 @@
+"""CSV, TSV, XLSX and JSONL: one row (or line) per excerpt, columns as in DESIGN.md.
+
+Unknown columns are kept as excerpt metadata. A `source_id` column joins each row to a sources
+table (`ingest --sources FILE`), which is how the bundled corpus keeps one row per source.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..errors import input_error
+from ..records import ExcerptRecord, ReadResult, SourceRecord
+from . import ReadOptions, check_zip, decode_text, file_source, register
+
+SOURCE_COLUMNS = ("title", "authors", "year", "venue", "doi", "url", "evidence_type", "citation")
+KNOWN_COLUMNS = {"text", "id", "field", "kind", "page", "source_id", *SOURCE_COLUMNS}
+
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+def parse_year(value, *, shown: str, row) -> int | None:
+    """A blank year is None; anything else must be a plausible four-digit year."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text.isdigit() and len(text) == 4 and 1000 <= int(text) <= 2100:
+        return int(text)
+    raise input_error("E009", shown, row=row, value=str(value)[:40])
+
+
+def cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def source_from_row(
+    values: dict, *, shown: str, row, options: ReadOptions, path: Path
+) -> SourceRecord:
+    source_id = cell(values.get("source_id"))
+    if source_id and options.sources_path is not None:
+        if source_id not in options.sources:
+            raise input_error("E018", shown, row=row, value=source_id, sources=options.sources_path)
+        return options.sources[source_id]
+    title = cell(values.get("title"))
+    doi = cell(values.get("doi"))
+    year = parse_year(values.get("year"), shown=shown, row=row)
+    evidence_type = cell(values.get("evidence_type")) or options.evidence_type
+    if not title and not doi and not source_id:
+        source = file_source(path, options)
+        source.year, source.evidence_type = year, evidence_type
+        return source
+    return SourceRecord(
+        title=title or doi or source_id,
+        authors=cell(values.get("authors")),
+        year=year,
+        venue=cell(values.get("venue")),
+        doi=doi,
+        url=cell(values.get("url")),
+        evidence_type=evidence_type,
+        citation=cell(values.get("citation")),
+        key=("id:" + source_id) if source_id else "",
+    )
+
+
+def rows_to_records(
+    rows: Iterable[tuple[int | str, dict]], *, path: Path, options: ReadOptions, fmt: str
+) -> ReadResult:
+    """Map header-keyed rows to excerpt records, checking the columns once and each row's values."""
+    shown = options.display_name or str(path)
+    text_col = options.text_column.strip().lower()
+    id_col = options.id_column.strip().lower()
+    field_col = options.field_column.strip().lower()
+    excerpts: list[ExcerptRecord] = []
+    rejected: list[tuple[int | str, str]] = []
+    seen_ids: dict[str, int | str] = {}
+    n_rows = 0
+    columns_checked = False
+    for row, raw in rows:
+        values = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+        if not columns_checked:
+            if text_col not in values:
+                found = ", ".join(sorted(values)) or "(none)"
+                raise input_error("E003", shown, column=text_col, found=found)
+            columns_checked = True
+        n_rows += 1
+        text_value = values.get(text_col)
+        if text_value is not None and not isinstance(text_value, str | int | float):
+            raise input_error(
+                "E022", shown, row=row, column=text_col, kind=type(text_value).__name__
+            )
+        text = cell(text_value)
+        if not text:
+            rejected.append((row, "empty text"))
+            continue
+        external_id = cell(values.get(id_col))
+        if external_id:
+            if external_id in seen_ids:
+                raise input_error(
+                    "E016", shown, row=row, value=external_id, other=seen_ids[external_id]
+                )
+            seen_ids[external_id] = row
+        reserved = {text_col, id_col, field_col, *KNOWN_COLUMNS}
+        meta = {k: cell(v) for k, v in values.items() if k not in reserved and cell(v)}
+        excerpts.append(
+            ExcerptRecord(
+                text=text,
+                source=source_from_row(values, shown=shown, row=row, options=options, path=path),
+                field=cell(values.get(field_col)) or options.field,
+                kind=cell(values.get("kind")) or None,
+                location=cell(values.get("page")),
+                external_id=external_id,
+                row=row,
+                meta=meta,
+            )
+        )
+    if not columns_checked:
+        raise input_error("E002", shown)
+    if n_rows == 0:
+        raise input_error("E002", shown)
+    return ReadResult(path=shown, format=fmt, excerpts=excerpts, rejected=rejected)
+
+
+def _delimited_rows(text: str, *, delimiter: str, shown: str) -> Iterator[tuple[int, dict]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None or not any(h.strip() for h in header):
+            raise input_error("E001", shown)
+        names = [h.strip().lower() for h in header]
+        for index, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) > len(names):
+                raise input_error(
+                    "E005",
+                    shown,
+                    row=index,
+                    fmt="delimited text",
+                    detail=f"{len(values)} cells but only {len(names)} columns in the header",
+                )
+            yield index, dict(zip(names, values, strict=False))
+    except csv.Error as exc:
+        raise input_error(
+            "E005", shown, row=f"line {reader.line_num}", fmt="CSV", detail=str(exc)
+        ) from None
+
+
+def _read_delimited(path: Path, options: ReadOptions, *, delimiter: str, fmt: str) -> ReadResult:
+    shown = options.display_name or str(path)
+    text = decode_text(path.read_bytes(), shown=shown, encoding=options.encoding, fmt=fmt)
+    if not text.strip():
+        raise input_error("E001", shown)
+    rows = _delimited_rows(text, delimiter=delimiter, shown=shown)
+    return rows_to_records(rows, path=path, options=options, fmt=fmt)
+
+
+@register("csv", extensions=(".csv",))
+def read_csv(path: Path, options: ReadOptions) -> ReadResult:
+    return _read_delimited(path, options, delimiter=",", fmt="csv")
+
+
+@register("tsv", extensions=(".tsv", ".tab"))
+def read_tsv(path: Path, options: ReadOptions) -> ReadResult:
+    return _read_delimited(path, options, delimiter="\t", fmt="tsv")
+
+
+@register("jsonl", extensions=(".jsonl", ".ndjson"))
+def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
+    shown = options.display_name or str(path)
+    text = decode_text(path.read_bytes(), shown=shown, encoding=options.encoding, fmt="JSONL")
+    if not text.strip():
+        raise input_error("E001", shown)
+
+    def rows() -> Iterator[tuple[str, dict]]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise input_error("E021", shown, row=f"line {number}", detail=exc.msg) from None
+            if not isinstance(value, dict):
+                raise input_error("E021", shown, row=f"line {number}", detail="not an object")
+            yield f"line {number}", value
+
+    return rows_to_records(rows(), path=path, options=options, fmt="jsonl")
+
+
+@register("xlsx", extensions=(".xlsx", ".xlsm"))
+def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    shown = options.display_name or str(path)
+    check_zip(path, shown=shown, fmt="XLSX")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise input_error(
+            "E005", shown, fmt="XLSX", detail=str(exc)[:160] or type(exc).__name__
+        ) from None
+    try:
+        sheet = book.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = None
+        start = 0
+        for index, row in enumerate(values, start=1):
+            if row and any(c not in (None, "") for c in row):
+                header = [cell(c).lower() for c in row]
+                start = index
+                break
+        if header is None:
+            raise input_error("E001", shown)
+
+        def rows() -> Iterator[tuple[int, dict]]:
+            for index, row in enumerate(values, start=start + 1):
+                if not row or all(c in (None, "") for c in row):
+                    continue
+                yield index, {h: v for h, v in zip(header, row, strict=False) if h}
+
+        result = rows_to_records(rows(), path=path, options=options, fmt="xlsx")
+        if not result.excerpts and not result.rejected:
+            raise input_error("E002", shown)
+        return result
+    finally:
+        book.close()
+
+
+def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, SourceRecord]:
+    """Read a sources table (CSV with `source_id` and the source columns) keyed by source_id."""
+    shown = str(path)
+    if not path.is_file():
+        raise input_error("E015", shown)
+    text = decode_text(path.read_bytes(), shown=shown, encoding=encoding, fmt="CSV")
+    sources: dict[str, SourceRecord] = {}
+    seen: dict[str, int] = {}
+    for row, values in _delimited_rows(text, delimiter=",", shown=shown):
+        source_id = cell(values.get("source_id"))
+        if not source_id:
+            raise input_error("E003", shown, column="source_id", found=", ".join(values))
+        if source_id in seen:
+            raise input_error("E016", shown, row=row, value=source_id, other=seen[source_id])
+        seen[source_id] = row
+        meta = {
+            k: cell(v)
+            for k, v in values.items()
+            if k not in {"source_id", *SOURCE_COLUMNS} and cell(v)
+        }
+        sources[source_id] = SourceRecord(
+            title=cell(values.get("title")) or source_id,
+            authors=cell(values.get("authors")),
+            year=parse_year(values.get("year"), shown=shown, row=row),
+            venue=cell(values.get("venue")),
+            doi=cell(values.get("doi")),
+            url=cell(values.get("url")),
+            evidence_type=cell(values.get("evidence_type")) or None,
+            citation=cell(values.get("citation")),
+            key="id:" + source_id,
+            meta=meta,
+        )
+    if not sources:
+        raise input_error("E002", shown)
+    return sources
