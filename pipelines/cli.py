@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Progress:
         self._tqdm = tqdm
         self.description = description
         self.bar = None
+        self.last_draw = 0.0
 
     def __call__(self, done: int, total: int, label: str | None = None) -> None:
         if self.bar is None or self.bar.total != total:
@@ -45,7 +47,11 @@ class Progress:
         self.bar.n = done
         if label:
             self.bar.set_postfix_str(label[:40], refresh=False)
-        self.bar.refresh()
+        now = time.monotonic()
+        # Redraw at most five times a second: the engine may report every item.
+        if done >= total or now - self.last_draw > 0.2:
+            self.bar.refresh()
+            self.last_draw = now
 
     def close(self) -> None:
         if self.bar is not None:
@@ -123,13 +129,54 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import build  # noqa: F401  (registers the analysis exporters)
+    from . import results  # noqa: F401  (registers the analysis exporters)
     from .exports import export
 
     conn = open_store(args)
     out = Path(args.out)
     count = export(conn, args.what, out, args.format)
     print(f"wrote {count} {args.what} to {out}")
+    return 0
+
+
+def _index(conn, model: str | None):
+    from .embed import get_embedder
+    from .search import Index
+
+    run = store.latest_run(conn)
+    embedder = get_embedder(model or (run["model_id"] if run is not None else None))
+    return Index.load(conn, embedder.model_id), embedder
+
+
+def _print_rows(frame, args, extra: list[str]) -> None:
+    columns = ["excerpt_id", "external_id", "field", "kind", "short_citation", *extra, "text"]
+    if args.json:
+        print(
+            frame[columns + ["citation", "evidence_type", "location"]].to_json(
+                orient="records", force_ascii=False, indent=1
+            )
+        )
+        return
+    for row in frame.itertuples():
+        values = " ".join(f"{getattr(row, c)}" for c in extra)
+        print(f"[{row.excerpt_id}] {row.field} | {row.short_citation} | {values}\n    {row.text}")
+
+
+@command("search")
+def cmd_search(args: argparse.Namespace) -> int:
+    conn = open_store(args)
+    index, embedder = _index(conn, args.model)
+    query = embedder.encode([args.query])[0]
+    fields = [f.strip() for f in args.field.split(",")] if args.field else None
+    _print_rows(index.search(query, k=args.k, fields=fields), args, ["score"])
+    return 0
+
+
+@command("analogues")
+def cmd_analogues(args: argparse.Namespace) -> int:
+    conn = open_store(args)
+    index, _ = _index(conn, args.model)
+    _print_rows(index.analogues(args.excerpt_id, k=args.k), args, ["rank", "similarity"])
     return 0
 
 
@@ -225,6 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what")
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["csv", "json", "graphml"])
+
+    p = sub.add_parser("search", parents=[common], help="semantic search")
+    p.add_argument("query")
+    p.add_argument("--field", help="one field or a comma-separated list")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default=None)
+
+    p = sub.add_parser(
+        "analogues", parents=[common], help="the nearest excerpts in each other field"
+    )
+    p.add_argument("excerpt_id", type=int)
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default=None)
 
     p = sub.add_parser("stats", parents=[common], help="what the store holds")
     p.add_argument("--json", action="store_true")

@@ -1,0 +1,415 @@
+"""The analysis run: themes, the definitions lens, verdicts, stability, concept tags, comparisons,
+the concept graph and the 2-D map, persisted together as one run in one transaction.
+
+Every result is addressable by run id; the latest complete run is current. A build whose corpus,
+frameworks and parameters match the current run reuses it instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, store
+from .compare import composition, field_similarity, log_odds, term_contexts, verdicts
+from .concepts import Framework, all_concepts, concept_prototypes, load_frameworks, tag_excerpts
+from .graph import concept_graph, graph_layout
+from .layout import layout_2d
+from .themes import (
+    cluster,
+    key_terms,
+    match_themes,
+    representatives,
+    stability,
+    theme_label,
+    theme_space,
+)
+
+FRAGILE_BELOW = 0.6  # stability under which a theme is marked fragile
+COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "community", "housing")
+DEFINED_WORDS = ("recovery", "recover", "desistance", "desist")
+
+
+def load_codebooks(paths: list[Path]) -> list[Framework]:
+    return load_frameworks(paths)
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    reused: bool
+    summary: dict
+
+
+def _params_hash(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def _frameworks_hash(frameworks: list[Framework]) -> str:
+    digest = hashlib.sha256()
+    for framework in frameworks:
+        digest.update(
+            Path(framework.path).read_bytes() if framework.path else framework.id.encode()
+        )
+    return digest.hexdigest()
+
+
+def theme_analysis(
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    *,
+    seed: int,
+    with_stability: bool = True,
+) -> dict:
+    """Cluster, label and describe a set of excerpts (all of them, or one lens)."""
+    vectors = theme_space(vectors, fields)
+    clustering = cluster(vectors, seed=seed)
+    labels = clustering.labels
+    terms = key_terms(texts, labels)
+    scores = (
+        stability(vectors, labels, k=clustering.k, seed=seed)
+        if with_stability and clustering.k > 1
+        else np.ones(clustering.k)
+    )
+    table = composition(labels, fields, field_order)
+    verdict_list = verdicts(table)
+    fields_arr = np.asarray(fields)
+    themes = []
+    for t in range(clustering.k):
+        members = np.flatnonzero(labels == t)
+        reps = {}
+        for field in field_order:
+            in_field = members[fields_arr[members] == field]
+            reps[field] = representatives(vectors, in_field, clustering.centres[t], count=3)
+        verdict = verdict_list[t]
+        themes.append(
+            {
+                "index": t,
+                "label": theme_label(terms[t]),
+                "size": int(len(members)),
+                "key_terms": [term for term, _ in terms[t]],
+                "term_weights": [w for _, w in terms[t]],
+                "stability": round(float(scores[t]), 3),
+                "fragile": bool(scores[t] < FRAGILE_BELOW),
+                "verdict": verdict.verdict,
+                "verdict_field": verdict.field,
+                "verdict_reason": verdict.reason,
+                "representatives": reps,
+            }
+        )
+    return {
+        "vectors": vectors,
+        "labels": labels,
+        "centres": clustering.centres,
+        "k": clustering.k,
+        "silhouette": clustering.scores,
+        "themes": themes,
+        "composition": table,
+    }
+
+
+def run_analysis(
+    conn: sqlite3.Connection,
+    *,
+    embedder,
+    frameworks: list[Framework] | None,
+    seed: int = 42,
+    progress=None,
+    force: bool = False,
+) -> RunOutcome:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def step(name: str, done: int, total: int = 9):
+        timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
+        if progress:
+            progress(done, total, name)
+
+    frameworks = frameworks if frameworks is not None else load_frameworks([])
+    frame = store.excerpts(conn)
+    params = {
+        "seed": seed,
+        "model_id": embedder.model_id,
+        "frameworks": _frameworks_hash(frameworks),
+        "software_version": __version__,
+        "method": "kmeans-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v1",
+    }
+    corpus = store.corpus_hash(conn)
+    latest = store.latest_run(conn)
+    if (
+        latest is not None
+        and not force
+        and latest["corpus_hash"] == corpus
+        and json.loads(latest["params"]).get("hash") == _params_hash(params)
+    ):
+        return RunOutcome(latest["id"], True, json.loads(latest["summary"] or "{}"))
+
+    vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
+    texts = frame["text"].tolist()
+    fields = frame["field"].tolist()
+    field_order = [f for f in store.fields(conn)["slug"] if f in set(fields)]
+    ids = frame["excerpt_id"].astype(int).tolist()
+    step("loaded", 1)
+
+    main = theme_analysis(vectors, texts, fields, field_order, seed=seed)
+    step("themes", 2)
+
+    # Theme identity: carry keys (and so user edits) over from the previous run.
+    previous = store.run_result(conn, latest["id"], "themes") if latest is not None else None
+    previous_meta = (
+        store.run_result(conn, latest["id"], "theme_identity") if latest is not None else None
+    )
+    new_members = [set(np.asarray(ids)[main["labels"] == t].tolist()) for t in range(main["k"])]
+    matched: dict[int, str] = {}
+    next_key = 1
+    if previous and previous_meta:
+        old_members = {
+            t["theme_key"]: set(previous_meta["members"][t["theme_key"]]) for t in previous
+        }
+        old_centres = {
+            k: np.asarray(v, dtype=np.float32) for k, v in previous_meta["centres"].items()
+        }
+        if len(next(iter(old_centres.values()), [])) == main["vectors"].shape[1]:
+            matched = match_themes(old_members, old_centres, new_members, main["centres"])
+        else:
+            matched = match_themes(old_members, {}, new_members, main["centres"])
+        next_key = previous_meta["next_key"]
+    for t in range(main["k"]):
+        if t not in matched:
+            matched[t] = f"T{next_key}"
+            next_key += 1
+    for theme in main["themes"]:
+        theme["theme_key"] = matched[theme["index"]]
+        theme["representatives"] = {
+            f: [ids[i] for i in reps] for f, reps in theme["representatives"].items()
+        }
+    theme_keys = [matched[t] for t in main["labels"]]
+
+    # Evidence-type composition of each theme.
+    evidence = frame["evidence_type"].fillna("unspecified").tolist()
+    evidence_table = pd.crosstab(
+        pd.Series(theme_keys, name="theme_key"), pd.Series(evidence, name="evidence_type")
+    )
+    step("stability", 3)
+
+    # The definitions lens, and the lens over excerpts that use the defined words.
+    lenses = {}
+    for name, mask in (
+        ("definitions", (frame["kind"] == "definition").to_numpy()),
+        (
+            "defined_words",
+            frame["text"].str.lower().str.contains("|".join(DEFINED_WORDS), regex=True).to_numpy(),
+        ),
+    ):
+        index = np.flatnonzero(mask)
+        if len(index) < 6:
+            lenses[name] = {"families": [], "count": int(len(index))}
+            continue
+        sub = theme_analysis(
+            vectors[index],
+            [texts[i] for i in index],
+            [fields[i] for i in index],
+            field_order,
+            seed=seed,
+            with_stability=False,
+        )
+        families = []
+        for theme in sub["themes"]:
+            members = index[sub["labels"] == theme["index"]]
+            counts = pd.Series([fields[i] for i in members]).value_counts()
+            field_totals = pd.Series([fields[i] for i in index]).value_counts()
+            families.append(
+                {
+                    "family": theme["index"] + 1,
+                    "label": theme["label"],
+                    "size": theme["size"],
+                    "key_terms": theme["key_terms"],
+                    "counts": {f: int(counts.get(f, 0)) for f in field_order},
+                    "share_of_field": {
+                        f: round(float(counts.get(f, 0) / field_totals.get(f, 1)), 4)
+                        for f in field_order
+                    },
+                    "verdict": theme["verdict"],
+                    "verdict_field": theme["verdict_field"],
+                    "verdict_reason": theme["verdict_reason"],
+                    "exemplars": {
+                        f: [ids[index[i]] for i in reps]
+                        for f, reps in theme["representatives"].items()
+                    },
+                }
+            )
+        lenses[name] = {
+            "families": families,
+            "count": int(len(index)),
+            "assignments": {str(ids[i]): int(sub["labels"][j]) + 1 for j, i in enumerate(index)},
+        }
+    step("definitions", 4)
+
+    # Concept tags.
+    concepts = all_concepts(frameworks)
+    proto_texts, owners = concept_prototypes(concepts)
+    proto_vectors = embedder.encode(proto_texts)
+    tagging = tag_excerpts(texts, vectors, concepts, proto_vectors, owners)
+    tags = {str(ids[i]): tagging.tags[i] for i in range(len(ids))}
+    fields_arr = np.asarray(fields)
+    coverage: dict[str, dict[str, float]] = {}
+    tagged_sets = [{t["concept"] for t in tag_list} for tag_list in tagging.tags]
+    for concept in concepts:
+        has = np.array([concept.key in s for s in tagged_sets])
+        coverage[concept.key] = {
+            f: round(float(has[fields_arr == f].mean()), 4) for f in field_order
+        }
+    theme_concepts: dict[str, list[tuple[str, float]]] = {}
+    labels_arr = main["labels"]
+    for theme in main["themes"]:
+        members = np.flatnonzero(labels_arr == theme["index"])
+        counter: dict[str, int] = {}
+        for i in members:
+            for key in tagged_sets[i]:
+                counter[key] = counter.get(key, 0) + 1
+        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+        theme_concepts[theme["theme_key"]] = [(k, round(v / len(members), 4)) for k, v in ranked]
+        theme["concepts"] = theme_concepts[theme["theme_key"]]
+    step("concepts", 5)
+
+    # Comparisons.
+    similarity = field_similarity(vectors, fields, field_order)
+    vocabulary = log_odds(texts, fields)
+    contexts = {
+        term: term_contexts(term, texts, vectors, fields, field_order) for term in COMPARISON_TERMS
+    }
+    for result in contexts.values():
+        for info in result["fields"].values():
+            info["examples"] = [ids[i] for i in info["examples"]]
+    step("comparisons", 6)
+
+    graph = concept_graph(
+        frameworks,
+        themes=main["themes"],
+        concept_field_share=coverage,
+        theme_concepts=theme_concepts,
+        field_labels={f: store.field_labels(conn)[f] for f in field_order},
+    )
+    import networkx as nx
+
+    graph_data = nx.node_link_data(graph, edges="links")
+    positions = graph_layout(graph, seed=seed)
+    step("graph", 7)
+
+    coords, layout_method = layout_2d(vectors, seed=seed)
+    step("layout", 8)
+
+    table = main["composition"].copy()
+    table["theme_key"] = table["theme"].map(lambda t: matched[int(t)])
+    summary = {
+        "excerpts": len(ids),
+        "themes": main["k"],
+        "shared": sum(t["verdict"] == "shared" for t in main["themes"]),
+        "distinctive": sum(t["verdict"] == "distinctive" for t in main["themes"]),
+        "mixed": sum(t["verdict"] == "mixed" for t in main["themes"]),
+        "fragile": sum(t["fragile"] for t in main["themes"]),
+        "definition families": len(lenses["definitions"]["families"]),
+        "concepts tagged per excerpt": round(float(np.mean([len(t) for t in tagging.tags])), 2),
+        "unassigned": 0,
+    }
+    results = {
+        "themes": main["themes"],
+        "assignments": {str(i): k for i, k in zip(ids, theme_keys, strict=True)},
+        "composition": json.loads(table.to_json(orient="records")),
+        "evidence_composition": {
+            k: {c: int(v) for c, v in row.items()} for k, row in evidence_table.iterrows()
+        },
+        "clustering": {
+            "k": main["k"],
+            "silhouette": main["silhouette"],
+            "method": "k-means (cosine), k by silhouette",
+        },
+        "theme_identity": {
+            "members": {matched[t]: sorted(new_members[t]) for t in range(main["k"])},
+            "centres": {matched[t]: main["centres"][t].round(5).tolist() for t in range(main["k"])},
+            "next_key": next_key,
+        },
+        "definitions": lenses["definitions"],
+        "defined_words": lenses["defined_words"],
+        "tags": tags,
+        "coverage": coverage,
+        "field_similarity": json.loads(similarity.to_json(orient="split")),
+        "vocabulary": json.loads(vocabulary.to_json(orient="records")),
+        "term_contexts": contexts,
+        "graph": graph_data,
+        "graph_layout": positions,
+        "layout": {
+            "method": layout_method,
+            "ids": ids,
+            "x": coords[:, 0].tolist(),
+            "y": coords[:, 1].tolist(),
+        },
+        "frameworks": [
+            {
+                "id": f.id,
+                "label": f.label,
+                "field": f.field,
+                "kind": f.kind,
+                "citation": f.citation,
+                "concepts": [
+                    {
+                        "key": c.key,
+                        "label": c.label,
+                        "description": c.description,
+                        "cues": c.cues,
+                        "related": c.related,
+                        "distinctive": c.distinctive,
+                    }
+                    for c in f.concepts
+                ],
+            }
+            for f in frameworks
+        ],
+    }
+    timings["total"] = round(time.perf_counter() - started, 3)
+    params["hash"] = _params_hash({k: v for k, v in params.items() if k != "hash"})
+    with store.transaction(conn):
+        cursor = conn.execute(
+            "INSERT INTO runs (created_at, finished_at, status, params, model_id, corpus_hash, seed, software_version, timings, summary) "
+            "VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                store.now(),
+                store.now(),
+                json.dumps(params),
+                embedder.model_id,
+                corpus,
+                seed,
+                __version__,
+                json.dumps(timings),
+                json.dumps(summary),
+            ),
+        )
+        run_id = cursor.lastrowid
+        conn.executemany(
+            "INSERT INTO run_results (run_id, name, value) VALUES (?, ?, ?)",
+            [
+                (run_id, name, json.dumps(value, default=_json_default))
+                for name, value in results.items()
+            ],
+        )
+    step("saved", 9)
+    return RunOutcome(run_id, False, summary)
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,283 @@
+"""Concept frameworks and codebooks (YAML), and calibrated multi-label concept tagging.
+
+Tagging scores every excerpt against every concept by embedding similarity to the concept's
+label + description and to each of its cue phrases, plus a bonus when a cue occurs literally.
+Scores are then calibrated per concept (a z-score against that concept's own score distribution
+over the corpus), so a concept whose cues are generically similar to everything does not tag
+everything, and a narrow one is not starved. An excerpt takes the concepts that pass the bar,
+best first, at most `max_tags`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import input_error
+from .records import FIELD_SLUG
+
+CONCEPTS_DIR = Path(__file__).resolve().parent.parent / "concepts"
+SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class Concept:
+    framework: str
+    id: str
+    label: str
+    description: str
+    cues: list[str]
+    related: list[tuple[str, str]] = dc_field(default_factory=list)  # (framework/concept, why)
+    distinctive: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.framework}/{self.id}"
+
+
+@dataclass
+class Framework:
+    id: str
+    label: str
+    field: str | None
+    kind: str
+    citation: str
+    concepts: list[Concept]
+    path: str = ""
+
+
+def _fail(path: Path, detail: str):
+    return input_error("E026", path, detail=detail)
+
+
+def load_framework(path: Path) -> Framework:
+    """Parse and validate one framework/codebook file; a malformed one is a clear E026 error."""
+    if not path.is_file():
+        raise input_error("E015", path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise input_error(
+            "E026", path, row=where, detail=str(getattr(exc, "problem", exc))
+        ) from None
+    except UnicodeDecodeError:
+        raise _fail(path, "the file is not UTF-8 text") from None
+    if not isinstance(data, dict) or not isinstance(data.get("framework"), dict):
+        raise _fail(path, "the top level needs a 'framework:' mapping and a 'concepts:' list")
+    head = data["framework"]
+    framework_id = str(head.get("id") or "")
+    if not SLUG.match(framework_id):
+        raise _fail(path, f"framework.id '{framework_id}' must be a lower-case slug")
+    field = head.get("field")
+    if field is not None and not FIELD_SLUG.match(str(field)):
+        raise _fail(path, f"framework.field '{field}' must be a field slug or null")
+    items = data.get("concepts")
+    if not isinstance(items, list) or not items:
+        raise _fail(path, "'concepts:' must be a non-empty list")
+    concepts: list[Concept] = []
+    seen: set[str] = set()
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise _fail(path, f"concept {number} must be a mapping")
+        concept_id = str(item.get("id") or "")
+        if not SLUG.match(concept_id):
+            raise _fail(path, f"concept {number}: id '{concept_id}' must be a lower-case slug")
+        if concept_id in seen:
+            raise _fail(path, f"concept id '{concept_id}' appears twice")
+        seen.add(concept_id)
+        if not item.get("label"):
+            raise _fail(path, f"concept '{concept_id}' has no label")
+        cues = item.get("cues") or []
+        if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
+            raise _fail(path, f"concept '{concept_id}': cues must be a list of phrases")
+        related = []
+        for link in item.get("related") or []:
+            if isinstance(link, str):
+                related.append((link, ""))
+            elif isinstance(link, dict) and isinstance(link.get("to"), str):
+                related.append((link["to"], str(link.get("why") or "")))
+            else:
+                raise _fail(
+                    path,
+                    f"concept '{concept_id}': each related entry is 'framework/concept' or {{to, why}}",
+                )
+            if "/" not in related[-1][0]:
+                raise _fail(
+                    path,
+                    f"concept '{concept_id}': related '{related[-1][0]}' must be written framework/concept",
+                )
+        concepts.append(
+            Concept(
+                framework=framework_id,
+                id=concept_id,
+                label=str(item["label"]),
+                description=str(item.get("description") or ""),
+                cues=[c.strip() for c in cues if c.strip()],
+                related=related,
+                distinctive=item.get("distinctive"),
+            )
+        )
+    return Framework(
+        id=framework_id,
+        label=str(head.get("label") or framework_id),
+        field=field,
+        kind=str(head.get("kind") or "model"),
+        citation=str(head.get("citation") or ""),
+        concepts=concepts,
+        path=str(path),
+    )
+
+
+def load_frameworks(paths: list[Path] | None = None, *, bundled: bool = True) -> list[Framework]:
+    """The bundled frameworks plus any codebooks; ids must be unique; links may dangle only
+    towards frameworks that are not loaded (a user's codebook may cite ours)."""
+    files = sorted(CONCEPTS_DIR.glob("*.yaml")) if bundled else []
+    frameworks = [load_framework(p) for p in files]
+    for path in paths or []:
+        frameworks.append(load_framework(Path(path)))
+    ids: dict[str, str] = {}
+    for framework in frameworks:
+        if framework.id in ids:
+            raise input_error(
+                "E026",
+                framework.path,
+                detail=f"framework id '{framework.id}' is already used by {ids[framework.id]}",
+            )
+        ids[framework.id] = framework.path
+    return frameworks
+
+
+def all_concepts(frameworks: list[Framework]) -> list[Concept]:
+    return [c for f in frameworks for c in f.concepts]
+
+
+# --- tagging ------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text.lower())]
+
+
+def cue_hits(texts: list[str], concepts: list[Concept]) -> list[dict[int, str]]:
+    """For each text, the concepts (by index) whose cue phrase occurs in it (stemmed), with the cue."""
+    cue_index: list[tuple[int, tuple[str, ...], str]] = []
+    for j, concept in enumerate(concepts):
+        for cue in concept.cues:
+            stems = tuple(_stems(cue))
+            if stems and (len(stems) > 1 or len(stems[0]) >= 5):
+                cue_index.append((j, stems, cue))
+    hits: list[dict[int, str]] = []
+    for text in texts:
+        stems = _stems(text)
+        joined = " " + " ".join(stems) + " "
+        found: dict[int, str] = {}
+        for j, cue_stems, cue in cue_index:
+            if j not in found and (" " + " ".join(cue_stems) + " ") in joined:
+                found[j] = cue
+        hits.append(found)
+    return hits
+
+
+@dataclass
+class Tagging:
+    """Per excerpt: the tagged concept keys, best first, with score and matched evidence."""
+
+    keys: list[str]
+    tags: list[list[dict]]
+    scores: np.ndarray  # excerpts x concepts, calibrated z-scores
+
+
+def concept_prototypes(concepts: list[Concept]) -> tuple[list[str], list[int]]:
+    """The texts to embed for each concept: label+description, then each cue; and their owner."""
+    texts, owners = [], []
+    for j, concept in enumerate(concepts):
+        texts.append(f"{concept.label}. {concept.description}".strip())
+        owners.append(j)
+        for cue in concept.cues:
+            texts.append(cue)
+            owners.append(j)
+    return texts, owners
+
+
+def tag_excerpts(
+    texts: list[str],
+    vectors: np.ndarray,
+    concepts: list[Concept],
+    prototype_vectors: np.ndarray,
+    owners: list[int],
+    *,
+    z_threshold: float = 1.2,
+    max_tags: int = 3,
+    cue_bonus: float = 1.0,
+) -> Tagging:
+    """Calibrated multi-label tagging; see the module docstring."""
+    n, m = len(texts), len(concepts)
+    if n == 0 or m == 0:
+        return Tagging([c.key for c in concepts], [[] for _ in range(n)], np.zeros((n, m)))
+    sims = vectors @ prototype_vectors.T  # excerpts x prototypes
+    owners_arr = np.asarray(owners)
+    raw = np.full((n, m), -1.0, dtype=np.float32)
+    best_proto = np.zeros((n, m), dtype=np.int64)
+    desc_sim = np.zeros((n, m), dtype=np.float32)
+    for j in range(m):
+        columns = np.flatnonzero(owners_arr == j)
+        block = sims[:, columns]
+        # The mean of the description and the best cue: robust to one odd cue, rewards a close cue.
+        top = block.argmax(axis=1)
+        raw[:, j] = 0.5 * block[:, 0] + 0.5 * block[np.arange(n), top]
+        best_proto[:, j] = columns[top]
+        desc_sim[:, j] = block[:, 0]
+    # Calibrate per concept: how unusual is this excerpt's score for this concept?
+    mean = raw.mean(axis=0, keepdims=True)
+    std = raw.std(axis=0, keepdims=True) + 1e-6
+    z = (raw - mean) / std
+    # and per excerpt: how does this concept rank among the excerpt's own scores?
+    z_row = (z - z.mean(axis=1, keepdims=True)) / (z.std(axis=1, keepdims=True) + 1e-6)
+    hits = cue_hits(texts, concepts)
+    calibrated = 0.5 * z + 0.5 * z_row
+    for i, found in enumerate(hits):
+        for j in found:
+            calibrated[i, j] += cue_bonus
+    tags: list[list[dict]] = []
+    for i in range(n):
+        order = np.argsort(-calibrated[i], kind="stable")[:max_tags]
+        chosen = []
+        for j in order:
+            if calibrated[i, j] < z_threshold:
+                break
+            concept = concepts[j]
+            proto = best_proto[i, j]
+            evidence = hits[i].get(j)
+            if evidence:
+                matched = f'cue phrase "{evidence}" in the text'
+            elif proto == np.flatnonzero(owners_arr == j)[0]:
+                matched = "close to the concept's description"
+            else:
+                cue_number = proto - np.flatnonzero(owners_arr == j)[0] - 1
+                matched = f'close to the cue "{concept.cues[cue_number]}"'
+            chosen.append(
+                {
+                    "concept": concept.key,
+                    "score": round(float(calibrated[i, j]), 3),
+                    "similarity": round(float(raw[i, j]), 3),
+                    "evidence": matched,
+                }
+            )
+        tags.append(chosen)
+    return Tagging([c.key for c in concepts], tags, calibrated)
