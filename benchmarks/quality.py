@@ -76,7 +76,6 @@ def evaluate(conn, embedder, *, seed: int = 42) -> dict:
 
     # Tagging: our calibrated tags restricted to the dev codebook vs plain cosine against each
     # concept's description (one global threshold chosen to give the same tags per excerpt).
-    tags = store.run_result(conn, run_id, "tags")
     dev_keys = [c.key for c in all_concepts([load_framework(DEVSET / "codebook.yaml")])]
     gold_sets = [{f"dev/{c}" for c in labels[e][1]} for e in frame["external_id"]]
     # Tags from the bundled frameworks compete for the max-3 slots in the full run; evaluate the

@@ -53,3 +53,17 @@ def render() -> None:
         ]
     ]
     st.dataframe(table, hide_index=True, width="stretch", key="corpus_table")
+    st.subheader("Excerpts with their citations")
+    per_page = 20
+    pages = max(1, -(-len(shown) // per_page))
+    page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
+    for row in shown.iloc[(page - 1) * per_page : page * per_page].itertuples():
+        with st.container(border=True):
+            # st.text never interprets HTML or Markdown: excerpt text is shown exactly as stored.
+            st.text(row.text)
+            marker = " · lived experience" if row.evidence_type == "lived_experience" else ""
+            st.text(
+                f"{labels.get(row.field, row.field)} · {row.kind or 'unspecified'} · {row.short_citation}{marker}"
+            )
+            with st.expander("Full reference"):
+                st.text(row.citation)

@@ -75,7 +75,7 @@ class Index:
             theme_weight=0.0,
         )
         rows = []
-        for field, items in found.items():
+        for items in found.values():
             for rank, (index, _) in enumerate(items, start=1):
                 rows.append((index, rank, float(self.vectors[index] @ self.vectors[positions[0]])))
         if not rows:

@@ -106,14 +106,14 @@ def _cut(tree, owner: np.ndarray, k: int) -> np.ndarray:
 
 
 def candidate_ks(n: int, *, k_min: int | None = None, k_max: int | None = None) -> list[int]:
-    """Candidate theme counts around sqrt(n/2) (0.75x to 1.5x), capped at 60 themes.
+    """Candidate theme counts around sqrt(n/2) (0.35x to 1.5x), capped at 60 themes.
 
     Silhouette alone prefers the coarsest split of sentence embeddings (4-5 themes for any corpus,
     which tells a practitioner little); searching a window around the usual sqrt(n/2) rule lets the
     data choose the granularity within a range that stays readable.
     """
     k0 = np.sqrt(n / 2)
-    low = k_min or max(2, int(round(0.75 * k0)))
+    low = k_min or max(2, int(round(0.35 * k0)))
     high = k_max or int(min(60, max(low + 1, round(1.5 * k0))))
     high = min(high, n - 1)
     if high <= low:

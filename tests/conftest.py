@@ -50,3 +50,29 @@ def connect(db):
         return store.connect(db)
 
     return open_
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory):
+    """The bundled corpus ingested and built with the real bundled model, once per session."""
+    path = tmp_path_factory.mktemp("real") / "store.sqlite"
+    env = {"CROSSWALK_MODEL": os.environ.get("CROSSWALK_MODEL")}
+    os.environ["CROSSWALK_MODEL"] = "all-MiniLM-L6-v2"
+    try:
+        assert (
+            main(
+                [
+                    "ingest",
+                    "--db",
+                    str(path),
+                    str(ROOT / "corpus" / "excerpts.csv"),
+                    "--sources",
+                    str(ROOT / "corpus" / "sources.csv"),
+                ]
+            )
+            == 0
+        )
+        assert main(["build", "--db", str(path)]) == 0
+    finally:
+        os.environ["CROSSWALK_MODEL"] = env["CROSSWALK_MODEL"] or "hash-256"
+    return path
