@@ -39,7 +39,7 @@ lint: setup
 	$(PY) -m ruff check pipelines crosswalk_ui tests benchmarks app.py
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
