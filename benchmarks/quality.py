@@ -25,7 +25,7 @@ from pipelines.analysis import run_analysis  # noqa: E402
 from pipelines.compare import analogues  # noqa: E402
 from pipelines.concepts import all_concepts, concept_prototypes, load_framework, load_frameworks  # noqa: E402
 from pipelines.embed import embed_missing, get_embedder  # noqa: E402
-from pipelines.ingest import ingest_paths  # noqa: E402
+from pipelines.ingest import ingest_bundled_corpus  # noqa: E402
 
 DEVSET = ROOT / "benchmarks" / "devset"
 
@@ -40,9 +40,7 @@ def load_labels() -> dict[str, tuple[str, list[str]]]:
 
 def build_store(path: Path, model: str):
     conn = store.connect(path)
-    ingest_paths(
-        conn, [ROOT / "corpus" / "excerpts.csv"], sources_path=ROOT / "corpus" / "sources.csv"
-    )
+    ingest_bundled_corpus(conn)
     embedder = get_embedder(model)
     embed_missing(conn, embedder)
     return conn, embedder

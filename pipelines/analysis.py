@@ -37,10 +37,6 @@ COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "communi
 DEFINED_WORDS = ("recovery", "recover", "desistance", "desist")
 
 
-def load_codebooks(paths: list[Path]) -> list[Framework]:
-    return load_frameworks(paths)
-
-
 @dataclass
 class RunOutcome:
     run_id: int
@@ -156,6 +152,7 @@ def run_analysis(
     vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
     texts = frame["text"].tolist()
     fields = frame["field"].tolist()
+    labels_by_field = store.field_labels(conn)
     field_order = [f for f in store.fields(conn)["slug"] if f in set(fields)]
     ids = frame["excerpt_id"].astype(int).tolist()
     step("loaded", 1)
@@ -223,10 +220,10 @@ def run_analysis(
             with_stability=False,
         )
         families = []
+        field_totals = pd.Series([fields[i] for i in index]).value_counts()
         for theme in sub["themes"]:
             members = index[sub["labels"] == theme["index"]]
             counts = pd.Series([fields[i] for i in members]).value_counts()
-            field_totals = pd.Series([fields[i] for i in index]).value_counts()
             families.append(
                 {
                     "family": theme["index"] + 1,
@@ -297,7 +294,7 @@ def run_analysis(
         themes=main["themes"],
         concept_field_share=coverage,
         theme_concepts=theme_concepts,
-        field_labels={f: store.field_labels(conn)[f] for f in field_order},
+        field_labels={f: labels_by_field[f] for f in field_order},
     )
     import networkx as nx
 

@@ -46,10 +46,11 @@ def run_build(
 ) -> BuildResult:
     if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
         raise input_error("E024")
-    from .analysis import load_codebooks, run_analysis
+    from .analysis import run_analysis
+    from .concepts import load_frameworks
 
     # Codebooks are read before anything is embedded so a malformed one fails fast and costs nothing.
-    frameworks = None if embed_only else load_codebooks(concepts or [])
+    frameworks = None if embed_only else load_frameworks(concepts or [])
     embedder = get_embedder(model)
     report = embed_missing(
         conn, embedder, progress=(lambda d, t: progress(d, t, "embedding")) if progress else None

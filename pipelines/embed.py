@@ -166,22 +166,12 @@ class EmbedReport:
 
 def embed_missing(conn: sqlite3.Connection, embedder: Embedder, *, progress=None) -> EmbedReport:
     """Embed every stored text that has no cached embedding for this model; return the counts."""
-    hashes = [
-        r[0] for r in conn.execute("SELECT DISTINCT text_hash FROM excerpts ORDER BY text_hash")
-    ]
     cached = store.cached_hashes(conn, embedder.model_id)
-    missing = [h for h in hashes if h not in cached]
+    texts: dict[str, str] = {}
+    for text_hash, text in conn.execute("SELECT text_hash, text FROM excerpts"):
+        texts.setdefault(text_hash, text)
+    missing = sorted(h for h in texts if h not in cached)
     if missing:
-        placeholders = ",".join("?" * len(missing))
-        texts = {}
-        # SQLite limits the number of bound variables; fetch in chunks.
-        for start in range(0, len(missing), 900):
-            chunk = missing[start : start + 900]
-            placeholders = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                f"SELECT text_hash, text FROM excerpts WHERE text_hash IN ({placeholders})", chunk
-            ):
-                texts[row[0]] = row[1]
         ordered = [texts[h] for h in missing]
         # Save in slices so a long embedding job that is interrupted keeps what it finished.
         step = 2048
@@ -193,4 +183,4 @@ def embed_missing(conn: sqlite3.Connection, embedder: Embedder, *, progress=None
 
             vectors = embedder.encode(ordered[start : start + step], progress=slice_progress)
             store.save_embeddings(conn, embedder.model_id, missing[start : start + step], vectors)
-    return EmbedReport(embedder.model_id, len(hashes), len(missing))
+    return EmbedReport(embedder.model_id, len(texts), len(missing))

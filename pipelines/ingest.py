@@ -103,14 +103,11 @@ def write_file(
     report = FileReport(result.path, result.format, rejected=list(result.rejected))
     with store.transaction(conn):
         source_ids: dict[str, int] = {}
+        known_fields = set(store.field_labels(conn))
         for item in prepared:
-            if (
-                item.field not in source_ids
-                and not conn.execute(
-                    "SELECT 1 FROM fields WHERE slug = ?", (item.field,)
-                ).fetchone()
-            ):
+            if item.field not in known_fields:
                 store.add_field(conn, item.field)
+                known_fields.add(item.field)
             source = item.record.source
             key = source.identity()
             if key not in source_ids:
@@ -212,3 +209,12 @@ def ingest_paths(
         if progress:
             progress(len(paths) + index + 1, len(paths) * 2, f"stored {result.path}")
     return reports
+
+
+BUNDLED_EXCERPTS = store.PROJECT_ROOT / "corpus" / "excerpts.csv"
+BUNDLED_SOURCES = store.PROJECT_ROOT / "corpus" / "sources.csv"
+
+
+def ingest_bundled_corpus(conn: sqlite3.Connection, *, progress=None) -> list[FileReport]:
+    """Ingest corpus/ through the ordinary CSV reader and its sources table, like a user's files."""
+    return ingest_paths(conn, [BUNDLED_EXCERPTS], sources_path=BUNDLED_SOURCES, progress=progress)

@@ -15,7 +15,7 @@ from pipelines import store
 from pipelines.analysis import run_analysis
 from pipelines.compare import benjamini_hochberg, composition, log_odds, verdicts
 from pipelines.embed import HashEmbedder, embed_missing
-from pipelines.ingest import ingest_paths
+from pipelines.ingest import ingest_bundled_corpus, ingest_paths
 from pipelines.results import effective_themes, merge_themes, rename_theme
 from pipelines.themes import cluster, normalise
 
@@ -83,9 +83,7 @@ def built(tmp_path_factory):
     """The bundled corpus ingested and analysed with the fast hash embedder."""
     path = tmp_path_factory.mktemp("analysis") / "store.sqlite"
     conn = store.connect(path)
-    ingest_paths(
-        conn, [ROOT / "corpus" / "excerpts.csv"], sources_path=ROOT / "corpus" / "sources.csv"
-    )
+    ingest_bundled_corpus(conn)
     embedder = HashEmbedder()
     embed_missing(conn, embedder)
     outcome = run_analysis(conn, embedder=embedder, frameworks=None, seed=3)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from crosswalk_ui import pages
 from pipelines import store
-from pipelines.ingest import ingest_paths
+from pipelines.ingest import ingest_bundled_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def app_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("app") / "store.sqlite"
     conn = store.connect(path)
-    ingest_paths(
-        conn, [ROOT / "corpus" / "excerpts.csv"], sources_path=ROOT / "corpus" / "sources.csv"
-    )
+    ingest_bundled_corpus(conn)
     return path
 
 
