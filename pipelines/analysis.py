@@ -57,6 +57,82 @@ def _frameworks_hash(frameworks: list[Framework]) -> str:
     return digest.hexdigest()
 
 
+def carry_theme_keys(
+    conn: sqlite3.Connection, latest, main: dict, ids: list[int]
+) -> tuple[dict[int, str], int]:
+    """Stable keys for the new themes: a theme matched to one of the previous run's (by membership
+    and centre) keeps its key, and so the user's edits; the others get fresh keys."""
+    new_members = [set(np.asarray(ids)[main["labels"] == t].tolist()) for t in range(main["k"])]
+    matched: dict[int, str] = {}
+    next_key = 1
+    identity = (
+        store.run_result(conn, latest["id"], "theme_identity") if latest is not None else None
+    )
+    if identity:
+        old_members = {key: set(members) for key, members in identity["members"].items()}
+        old_centres = {k: np.asarray(v, dtype=np.float32) for k, v in identity["centres"].items()}
+        matched = match_themes(old_members, old_centres, new_members, main["centres"])
+        next_key = identity["next_key"]
+    for t in range(main["k"]):
+        if t not in matched:
+            matched[t] = f"T{next_key}"
+            next_key += 1
+    return matched, next_key
+
+
+def lens(
+    index: np.ndarray,
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    ids: list[int],
+    *,
+    seed: int,
+) -> dict:
+    """The theme analysis over a subset (a lens): its families, each field's share of each family,
+    and exemplars per field."""
+    if len(index) < 6:
+        return {"families": [], "count": int(len(index))}
+    sub = theme_analysis(
+        vectors[index],
+        [texts[i] for i in index],
+        [fields[i] for i in index],
+        field_order,
+        seed=seed,
+        with_stability=False,
+    )
+    families = []
+    field_totals = pd.Series([fields[i] for i in index]).value_counts()
+    for theme in sub["themes"]:
+        members = index[sub["labels"] == theme["index"]]
+        counts = pd.Series([fields[i] for i in members]).value_counts()
+        families.append(
+            {
+                "family": theme["index"] + 1,
+                "label": theme["label"],
+                "size": theme["size"],
+                "key_terms": theme["key_terms"],
+                "counts": {f: int(counts.get(f, 0)) for f in field_order},
+                "share_of_field": {
+                    f: round(float(counts.get(f, 0) / field_totals.get(f, 1)), 4)
+                    for f in field_order
+                },
+                "verdict": theme["verdict"],
+                "verdict_field": theme["verdict_field"],
+                "verdict_reason": theme["verdict_reason"],
+                "exemplars": {
+                    f: [ids[index[i]] for i in reps] for f, reps in theme["representatives"].items()
+                },
+            }
+        )
+    return {
+        "families": families,
+        "count": int(len(index)),
+        "assignments": {str(ids[i]): int(sub["labels"][j]) + 1 for j, i in enumerate(index)},
+    }
+
+
 def theme_analysis(
     vectors: np.ndarray,
     texts: list[str],
@@ -137,7 +213,7 @@ def run_analysis(
         "model_id": embedder.model_id,
         "frameworks": _frameworks_hash(frameworks),
         "software_version": __version__,
-        "method": "kmeans-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v1",
+        "method": "field-centred-ward-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v1",
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
@@ -160,30 +236,7 @@ def run_analysis(
     main = theme_analysis(vectors, texts, fields, field_order, seed=seed)
     step("themes", 2)
 
-    # Theme identity: carry keys (and so user edits) over from the previous run.
-    previous = store.run_result(conn, latest["id"], "themes") if latest is not None else None
-    previous_meta = (
-        store.run_result(conn, latest["id"], "theme_identity") if latest is not None else None
-    )
-    new_members = [set(np.asarray(ids)[main["labels"] == t].tolist()) for t in range(main["k"])]
-    matched: dict[int, str] = {}
-    next_key = 1
-    if previous and previous_meta:
-        old_members = {
-            t["theme_key"]: set(previous_meta["members"][t["theme_key"]]) for t in previous
-        }
-        old_centres = {
-            k: np.asarray(v, dtype=np.float32) for k, v in previous_meta["centres"].items()
-        }
-        if len(next(iter(old_centres.values()), [])) == main["vectors"].shape[1]:
-            matched = match_themes(old_members, old_centres, new_members, main["centres"])
-        else:
-            matched = match_themes(old_members, {}, new_members, main["centres"])
-        next_key = previous_meta["next_key"]
-    for t in range(main["k"]):
-        if t not in matched:
-            matched[t] = f"T{next_key}"
-            next_key += 1
+    matched, next_key = carry_theme_keys(conn, latest, main, ids)
     for theme in main["themes"]:
         theme["theme_key"] = matched[theme["index"]]
         theme["representatives"] = {
@@ -199,56 +252,31 @@ def run_analysis(
     step("stability", 3)
 
     # The definitions lens, and the lens over excerpts that use the defined words.
-    lenses = {}
-    for name, mask in (
-        ("definitions", (frame["kind"] == "definition").to_numpy()),
-        (
-            "defined_words",
-            frame["text"].str.lower().str.contains("|".join(DEFINED_WORDS), regex=True).to_numpy(),
-        ),
-    ):
-        index = np.flatnonzero(mask)
-        if len(index) < 6:
-            lenses[name] = {"families": [], "count": int(len(index))}
-            continue
-        sub = theme_analysis(
-            vectors[index],
-            [texts[i] for i in index],
-            [fields[i] for i in index],
+    lenses = {
+        "definitions": lens(
+            np.flatnonzero((frame["kind"] == "definition").to_numpy()),
+            vectors,
+            texts,
+            fields,
             field_order,
+            ids,
             seed=seed,
-            with_stability=False,
-        )
-        families = []
-        field_totals = pd.Series([fields[i] for i in index]).value_counts()
-        for theme in sub["themes"]:
-            members = index[sub["labels"] == theme["index"]]
-            counts = pd.Series([fields[i] for i in members]).value_counts()
-            families.append(
-                {
-                    "family": theme["index"] + 1,
-                    "label": theme["label"],
-                    "size": theme["size"],
-                    "key_terms": theme["key_terms"],
-                    "counts": {f: int(counts.get(f, 0)) for f in field_order},
-                    "share_of_field": {
-                        f: round(float(counts.get(f, 0) / field_totals.get(f, 1)), 4)
-                        for f in field_order
-                    },
-                    "verdict": theme["verdict"],
-                    "verdict_field": theme["verdict_field"],
-                    "verdict_reason": theme["verdict_reason"],
-                    "exemplars": {
-                        f: [ids[index[i]] for i in reps]
-                        for f, reps in theme["representatives"].items()
-                    },
-                }
-            )
-        lenses[name] = {
-            "families": families,
-            "count": int(len(index)),
-            "assignments": {str(ids[i]): int(sub["labels"][j]) + 1 for j, i in enumerate(index)},
-        }
+        ),
+        "defined_words": lens(
+            np.flatnonzero(
+                frame["text"]
+                .str.lower()
+                .str.contains("|".join(DEFINED_WORDS), regex=True)
+                .to_numpy()
+            ),
+            vectors,
+            texts,
+            fields,
+            field_order,
+            ids,
+            seed=seed,
+        ),
+    }
     step("definitions", 4)
 
     # Concept tags.
@@ -328,10 +356,13 @@ def run_analysis(
         "clustering": {
             "k": main["k"],
             "silhouette": main["silhouette"],
-            "method": "k-means (cosine), k by silhouette",
+            "method": "Ward on field-centred embeddings, k by silhouette",
         },
         "theme_identity": {
-            "members": {matched[t]: sorted(new_members[t]) for t in range(main["k"])},
+            "members": {
+                matched[t]: sorted(np.asarray(ids)[main["labels"] == t].tolist())
+                for t in range(main["k"])
+            },
             "centres": {matched[t]: main["centres"][t].round(5).tolist() for t in range(main["k"])},
             "next_key": next_key,
         },

@@ -202,35 +202,6 @@ def analogues(
     return out
 
 
-def side_by_side(
-    query_vector: np.ndarray,
-    vectors: np.ndarray,
-    frame: pd.DataFrame,
-    fields: list[str],
-    *,
-    k: int = 4,
-    definitions_first: bool = True,
-) -> dict[str, pd.DataFrame]:
-    """For a concept or a free-text query: the best excerpts of each field, definitions first."""
-    sims = vectors @ query_vector
-    out = {}
-    for field in fields:
-        members = np.flatnonzero(frame["field"].to_numpy() == field)
-        if len(members) == 0:
-            out[field] = frame.iloc[0:0].assign(similarity=[])
-            continue
-        top = members[np.argsort(-sims[members], kind="stable")[: k * 3]]
-        chosen = frame.iloc[top].assign(similarity=sims[top])
-        if definitions_first:
-            chosen = chosen.assign(_def=(chosen["kind"] != "definition")).sort_values(
-                ["_def", "similarity"], ascending=[True, False], kind="stable"
-            )
-            # keep relevance: definitions only lead if they are among the most relevant
-            chosen = chosen.drop(columns="_def")
-        out[field] = chosen.head(k)
-    return out
-
-
 def term_contexts(
     term: str,
     texts: list[str],

@@ -16,7 +16,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import silhouette_score
 
 WARD_MAX = 6000  # above this, Ward runs on k-means micro-clusters
 MICRO_CLUSTERS = 2000
@@ -285,13 +285,15 @@ def match_themes(
     new_members: list[set[int]],
     new_centres: np.ndarray,
     *,
-    min_score: float = 0.3,
+    min_score: float = 0.55,
 ) -> dict[int, str]:
     """Match new themes to old theme keys by membership overlap (Jaccard) and centre similarity.
 
     The optimal one-to-one assignment (Hungarian) on Jaccard + cosine/2; pairs scoring below
-    `min_score` stay unmatched and get new keys.
+    `min_score` stay unmatched and get new keys. Old centres of another dimension (a different
+    model) are ignored, so matching then rests on membership alone.
     """
+    old_centres = {k: v for k, v in old_centres.items() if len(v) == new_centres.shape[1]}
     keys = list(old_members)
     if not keys or not new_members:
         return {}
@@ -303,15 +305,7 @@ def match_themes(
             cosine = float(new_centres[i] @ old_centres[key]) if key in old_centres else 0.0
             score[i, j] = jaccard + 0.5 * max(cosine, 0.0)
     rows, cols = linear_sum_assignment(-score)
-    return {
-        int(r): keys[c]
-        for r, c in zip(rows, cols, strict=True)
-        if score[r, c] >= min_score + 0.5 * 0.5
-    }
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    return float(adjusted_rand_score(a, b))
+    return {int(r): keys[c] for r, c in zip(rows, cols, strict=True) if score[r, c] >= min_score}
 
 
 _TOKEN = re.compile(r"[a-z][a-z-]+")
