@@ -6,6 +6,9 @@ from crosswalk_ui import pages
 
 st.set_page_config(page_title="Crosswalk", page_icon="🔀", layout="wide")
 navigation = st.navigation(
-    [st.Page(page.render, title=page.TITLE, url_path=page.SLUG) for page in pages.ALL]
+    [
+        st.Page(page.render, title=page.TITLE, url_path=page.SLUG, default=page is pages.ALL[0])
+        for page in pages.ALL
+    ]
 )
 navigation.run()

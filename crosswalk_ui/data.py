@@ -1,11 +1,21 @@
-"""Cached access to the store for the pages: one connection and one load per store change."""
+"""Cached access to the store and the current run for the pages.
+
+The connection, the model and the search index are loaded once (`st.cache_resource`); tables are
+cached per store version, so a new ingest or run from the CLI shows up without a restart.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from pipelines import store
+from pipelines import results, store
+from pipelines.embed import get_embedder
+from pipelines.search import Index
+
+
+def db_path() -> str:
+    return str(store.default_db_path())
 
 
 @st.cache_resource
@@ -14,15 +24,19 @@ def connection(path: str):
 
 
 def conn():
-    return connection(str(store.default_db_path()))
+    return connection(db_path())
 
 
 def store_version() -> tuple:
-    """Changes whenever excerpts or runs change, so cached data is refreshed without a restart."""
-    c = conn()
-    row = c.execute(
-        "SELECT (SELECT COUNT(*) FROM excerpts), (SELECT MAX(id) FROM excerpts), (SELECT MAX(id) FROM runs)"
-    ).fetchone()
+    """Changes whenever excerpts or runs change."""
+    row = (
+        conn()
+        .execute(
+            "SELECT (SELECT COUNT(*) FROM excerpts), (SELECT MAX(id) FROM excerpts), "
+            "(SELECT MAX(id) FROM runs WHERE status = 'complete')"
+        )
+        .fetchone()
+    )
     return tuple(row)
 
 
@@ -32,7 +46,27 @@ def _excerpts(path: str, version: tuple) -> pd.DataFrame:
 
 
 def excerpts() -> pd.DataFrame:
-    return _excerpts(str(store.default_db_path()), store_version())
+    return _excerpts(db_path(), store_version())
+
+
+def run_id() -> int | None:
+    run = store.latest_run(conn())
+    return None if run is None else int(run["id"])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _result(path: str, run: int, name: str):
+    return store.run_result(connection(path), run, name)
+
+
+def result(name: str):
+    run = run_id()
+    return None if run is None else _result(db_path(), run, name)
+
+
+def themes() -> tuple[list[dict], dict[str, str]]:
+    """The current run's themes with the user's edits applied (not cached: edits must show)."""
+    return results.effective_themes(conn(), run_id())
 
 
 def field_labels() -> dict[str, str]:
@@ -41,3 +75,32 @@ def field_labels() -> dict[str, str]:
 
 def field_colours() -> dict[str, str]:
     return store.field_colours(conn())
+
+
+def model_id() -> str | None:
+    run = store.latest_run(conn())
+    return None if run is None else run["model_id"]
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def embedder(model: str):
+    return get_embedder(model)
+
+
+@st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
+def _index(path: str, version: tuple, model: str) -> Index:
+    return Index.load(connection(path), model)
+
+
+def index() -> Index:
+    return _index(db_path(), store_version(), model_id())
+
+
+def require_run() -> bool:
+    """Show how to build when there is no analysis yet; True if there is one."""
+    if run_id() is None:
+        st.info(
+            "No analysis yet. Build one with `python -m pipelines build` or on the Corpus page."
+        )
+        return False
+    return True

@@ -1,21 +1,34 @@
-"""Corpus: every stored excerpt with its citation (text always shown as text, never HTML)."""
+"""Corpus: upload and ingest files (with a validation report first), rebuild, browse, delete
+sources, download exports. Excerpt text is always shown as text, never as HTML or Markdown."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
 from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card
+from pipelines import store
+from pipelines.build import run_build
+from pipelines.errors import InputError
+from pipelines.exports import EXPORTERS, export
+from pipelines.ingest import ingest_paths, preview
+from pipelines.readers import READERS, ReadOptions
 from pipelines.records import EVIDENCE_TYPES
 
 TITLE = "Corpus"
 SLUG = "corpus"
+NEW_FIELD = "(a new field…)"
 
 
 def render() -> None:
-    st.title("Corpus")
+    st.title(TITLE)
+    _add_files()
     frame = data.excerpts()
     if frame.empty:
-        st.info("The store is empty. Ingest files with `python -m pipelines ingest FILE`.")
+        st.info("The store is empty. Add files above or with `python -m pipelines ingest FILE`.")
         return
     labels = data.field_labels()
     st.caption(
@@ -58,12 +71,128 @@ def render() -> None:
     pages = max(1, -(-len(shown) // per_page))
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
     for row in shown.iloc[(page - 1) * per_page : page * per_page].itertuples():
-        with st.container(border=True):
-            # st.text never interprets HTML or Markdown: excerpt text is shown exactly as stored.
-            st.text(row.text)
-            marker = " · lived experience" if row.evidence_type == "lived_experience" else ""
-            st.text(
-                f"{labels.get(row.field, row.field)} · {row.kind or 'unspecified'} · {row.short_citation}{marker}"
+        excerpt_card(row)
+    _delete_source(frame)
+    _downloads()
+
+
+def _add_files() -> None:
+    with st.expander("Add files", expanded=False):
+        extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
+        uploads = st.file_uploader(
+            "Files", type=extensions, accept_multiple_files=True, key="corpus_upload"
+        )
+        fields = list(data.field_labels())
+        left, middle, right = st.columns(3)
+        field = left.selectbox(
+            "Field for rows that give none", [*fields, NEW_FIELD], key="corpus_upload_field"
+        )
+        if field == NEW_FIELD:
+            field = (
+                left.text_input(
+                    "New field (lower-case, e.g. youth_justice)", key="corpus_upload_new_field"
+                ).strip()
+                or None
             )
-            with st.expander("Full reference"):
-                st.text(row.citation)
+        evidence = middle.selectbox(
+            "Evidence type for sources that give none",
+            ["", *EVIDENCE_TYPES],
+            format_func=lambda e: EVIDENCE_TYPES.get(e, "(none)"),
+            key="corpus_upload_evidence",
+        )
+        text_column = right.text_input(
+            "Text column (tables)", value="text", key="corpus_upload_text_column"
+        )
+        options = ReadOptions(
+            field=field, evidence_type=evidence or None, text_column=text_column or "text"
+        )
+        if not uploads:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
+        paths, names = [], []
+        for upload in uploads:
+            # Only the base name is used, so an upload cannot write outside the temporary folder.
+            path = folder / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            paths.append(path)
+            names.append(upload.name)
+        st.markdown("**Validation report** (nothing is written yet)")
+        ok = True
+        for path, name in zip(paths, names, strict=True):
+            try:
+                report = preview(data.conn(), path, options=options, display_name=name)
+            except InputError as error:
+                ok = False
+                st.error(error.message)
+                continue
+            spread = ", ".join(f"{f} {n}" for f, n in report.fields.items()) or "none"
+            st.text(
+                f"{name} ({report.format}): {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected; new by field: {spread}"
+            )
+            for row, reason in report.rejected[:10]:
+                st.text(f"  rejected {row}: {reason}")
+        if ok and st.button("Ingest these files", key="corpus_ingest"):
+            try:
+                reports = ingest_paths(data.conn(), paths, options=options, display_names=names)
+            except InputError as error:
+                st.error(error.message)
+                return
+            added = sum(r.new for r in reports)
+            st.success(f"Ingested: {added} new excerpts. Rebuild the analysis to include them.")
+        if st.button("Rebuild the analysis", key="corpus_rebuild"):
+            _rebuild()
+
+
+def _rebuild() -> None:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, total: int, label: str | None = None) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=label or "")
+
+    try:
+        result = run_build(data.conn(), model=data.model_id(), progress=progress)
+    except InputError as error:
+        st.error(error.message)
+        return
+    bar.progress(1.0, text="Done")
+    st.success("\n".join(result.summary_lines()[:2]))
+
+
+def _delete_source(frame) -> None:
+    with st.expander("Delete a source"):
+        sources = frame.drop_duplicates("source_id").set_index("source_id")
+        source_id = st.selectbox(
+            "Source",
+            list(sources.index),
+            format_func=lambda s: f"{sources.loc[s, 'short_citation']}: {sources.loc[s, 'title']}",
+            key="corpus_delete_source",
+        )
+        count = int((frame["source_id"] == source_id).sum())
+        confirm = st.checkbox(
+            f"Yes, delete this source and its {count} excerpts", key="corpus_delete_confirm"
+        )
+        if st.button("Delete", disabled=not confirm, key="corpus_delete"):
+            store.delete_source(data.conn(), int(source_id))
+            st.success(f"Deleted {count} excerpts.")
+            st.rerun()
+
+
+def _downloads() -> None:
+    with st.expander("Download exports"):
+        from pipelines import results  # noqa: F401  (registers the analysis exporters)
+
+        what = st.selectbox("Export", list(EXPORTERS), key="corpus_export_what")
+        fmt = st.selectbox("Format", EXPORTERS[what].formats, key="corpus_export_format")
+        if st.button("Prepare the file", key="corpus_export"):
+            out = Path(tempfile.mkdtemp(prefix="crosswalk-export-")) / f"{what}.{fmt}"
+            try:
+                export(data.conn(), what, out, fmt)
+            except InputError as error:
+                st.error(error.message)
+                return
+            st.download_button(
+                f"Download {out.name}",
+                out.read_bytes(),
+                file_name=out.name,
+                key="corpus_export_download",
+            )

@@ -173,6 +173,47 @@ def write_file(
     return report
 
 
+@dataclass
+class Preview:
+    """What ingesting a file would do, computed without writing anything."""
+
+    path: str
+    format: str
+    new: int
+    unchanged: int
+    rejected: list[tuple[int | str, str]]
+    fields: dict[str, int]
+    sample: list[str]
+
+
+def preview(
+    conn: sqlite3.Connection, path: Path, *, options: ReadOptions, display_name: str | None = None
+) -> Preview:
+    """Read and validate one file and say what ingesting it would add; raises InputError if bad."""
+    file_options = ReadOptions(**{**options.__dict__, "display_name": display_name or str(path)})
+    result = read_file(Path(path), file_options)
+    prepared = prepare(result, conn)
+    existing = {(r[0], r[1]) for r in conn.execute("SELECT field, text_hash FROM excerpts")}
+    seen: set[tuple[str, str]] = set()
+    new = 0
+    fields: dict[str, int] = {}
+    for item in prepared:
+        key = (item.field, item.text_hash)
+        if key not in existing and key not in seen:
+            new += 1
+            fields[item.field] = fields.get(item.field, 0) + 1
+        seen.add(key)
+    return Preview(
+        result.path,
+        result.format,
+        new,
+        len(prepared) - new,
+        list(result.rejected),
+        fields,
+        [p.text for p in prepared[:3]],
+    )
+
+
 def ingest_paths(
     conn: sqlite3.Connection,
     paths: list[Path],

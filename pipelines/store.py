@@ -274,6 +274,18 @@ def corpus_hash(conn: sqlite3.Connection) -> str:
     return digest.hexdigest()
 
 
+def delete_source(conn: sqlite3.Connection, source_id: int) -> int:
+    """Delete a source and its excerpts (cached embeddings stay, keyed by text). Returns the
+    number of excerpts deleted."""
+    with transaction(conn):
+        count = conn.execute(
+            "SELECT COUNT(*) FROM excerpts WHERE source_id = ?", (source_id,)
+        ).fetchone()[0]
+        conn.execute("DELETE FROM excerpts WHERE source_id = ?", (source_id,))
+        conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+    return count
+
+
 # --- embeddings ---------------------------------------------------------------------------------
 
 

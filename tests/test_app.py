@@ -1,7 +1,9 @@
-"""AppTest smoke and interaction tests for every page (fast: the hash embedder's store)."""
+"""AppTest smoke and interaction tests for every page (fast: a store built with the hash embedder)."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,40 +11,57 @@ from streamlit.testing.v1 import AppTest
 
 from crosswalk_ui import pages
 from pipelines import store
+from pipelines.analysis import run_analysis
+from pipelines.embed import HashEmbedder, embed_missing
 from pipelines.ingest import ingest_bundled_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def app_store(tmp_path_factory):
+def built_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("app") / "store.sqlite"
     conn = store.connect(path)
     ingest_bundled_corpus(conn)
+    embedder = HashEmbedder()
+    embed_missing(conn, embedder)
+    run_analysis(conn, embedder=embedder, frameworks=None, seed=1)
     return path
 
 
 @pytest.fixture
-def app(app_store, monkeypatch):
-    monkeypatch.setenv("CROSSWALK_DB", str(app_store))
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+def app_store(built_store, tmp_path, monkeypatch):
+    """A private copy per test, so edits made by one test do not leak into another."""
+    copy = tmp_path / "store.sqlite"
+    sqlite3.connect(built_store).execute(f"VACUUM INTO '{copy}'")
+    monkeypatch.setenv("CROSSWALK_DB", str(copy))
+    return copy
+
+
+def page_test(page) -> AppTest:
+    module = page.__name__.rsplit(".", 1)[1]
+    return AppTest.from_string(
+        f"from crosswalk_ui import {module}\n{module}.render()\n", default_timeout=60
+    )
 
 
 @pytest.mark.parametrize("page", pages.ALL, ids=lambda p: p.SLUG)
-def test_every_page_renders(page, app_store, monkeypatch):
-    monkeypatch.setenv("CROSSWALK_DB", str(app_store))
-    module = page.__name__.rsplit(".", 1)[1]
-    test = AppTest.from_string(
-        f"from crosswalk_ui import {module}\n{module}.render()\n", default_timeout=60
-    )
+def test_every_page_renders(page, app_store):
+    test = page_test(page)
     test.run()
     assert not test.exception
     assert test.title[0].value == page.TITLE
 
 
-def test_corpus_page_lists_excerpts_with_citations_and_filters(app):
-    import re
+def test_navigation_app_renders(app_store):
+    test = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    test.run()
+    assert not test.exception
+    assert test.title[0].value == pages.ALL[0].TITLE
 
+
+def test_corpus_page_lists_excerpts_with_citations_and_filters(app_store):
+    app = page_test(pages.excerpts_page)
     app.run()
     assert not app.exception
     texts = [t.value for t in app.text]
@@ -52,3 +71,35 @@ def test_corpus_page_lists_excerpts_with_citations_and_filters(app):
     app.text_input(key="corpus_contains").input("redemption").run()
     texts = [t.value for t in app.text]
     assert texts and all("redemption" in t.lower() for t in texts[0::3])
+
+
+def test_compare_shows_a_column_per_field_with_citations(app_store):
+    app = page_test(pages.compare_page)
+    app.run()
+    app.multiselect(key="compare_fields").set_value(["mental_health", "criminal_justice"]).run()
+    app.selectbox(key="compare_concept").set_value("chime/identity").run()
+    assert not app.exception
+    metas = [t.value for t in app.text if " · " in t.value and re.search(r"\d{4}", t.value)]
+    assert any(m.startswith("Mental health") for m in metas)
+    assert any(m.startswith("Criminal justice") for m in metas)
+
+
+def test_theme_rename_persists(app_store):
+    app = page_test(pages.themes_page)
+    app.run()
+    key = app.selectbox(key="themes_choice").value
+    app.text_input(key="themes_rename").input("Hope across services")
+    app.button[0].click().run()  # the form's submit button
+    assert not app.exception
+    again = page_test(pages.themes_page)
+    again.run()
+    assert again.selectbox(key="themes_choice").value == key
+    assert again.header[0].value == "Hope across services"
+
+
+def test_search_groups_results_by_field(app_store):
+    app = page_test(pages.search_page)
+    app.run()
+    app.text_input(key="search_query").input("hope optimism future").run()
+    assert not app.exception
+    assert len(app.subheader) >= 2

@@ -1,0 +1,154 @@
+"""Compare: fields side by side on a concept, a theme or a question, with the numbers behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card, field_name
+from pipelines import figures, views
+
+TITLE = "Compare"
+SLUG = "compare"
+
+
+def render() -> None:
+    st.title(TITLE)
+    if not data.require_run():
+        return
+    frame = data.excerpts()
+    labels = data.field_labels()
+    present = [f for f in labels if f in set(frame["field"])]
+    fields = st.multiselect(
+        "Fields to compare",
+        present,
+        default=present[:2],
+        format_func=field_name,
+        key="compare_fields",
+    )
+    if len(fields) < 2:
+        st.info("Choose at least two fields.")
+        return
+    focus_kind = st.radio(
+        "Compare on",
+        ["a concept", "a theme", "a question"],
+        horizontal=True,
+        key="compare_focus_kind",
+    )
+    frameworks = data.result("frameworks") or []
+    concept_labels = {
+        c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]
+    }
+    index = data.index()
+    if focus_kind == "a concept":
+        concept = st.selectbox(
+            "Concept",
+            sorted(concept_labels, key=concept_labels.get),
+            format_func=concept_labels.get,
+            key="compare_concept",
+        )
+        scores = views.concept_scores(data.result("tags") or {}, index.frame, concept)
+        if np.isfinite(scores).sum() == 0:
+            st.caption(
+                "No excerpt is tagged with this concept; showing the closest excerpts instead."
+            )
+        # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
+        fallback = (
+            index.vectors @ data.embedder(data.model_id()).encode([concept_labels[concept]])[0]
+        )
+        scores = np.where(np.isfinite(scores), 100 + scores, fallback)
+    elif focus_kind == "a theme":
+        themes, mapped = data.themes()
+        names = {
+            t["theme_key"]: f"{t['label']} ({t['theme_key']}, {t['size']} excerpts)" for t in themes
+        }
+        theme = st.selectbox("Theme", list(names), format_func=names.get, key="compare_theme")
+        scores = views.theme_scores(mapped, index.frame, theme, index.vectors)
+    else:
+        question = st.text_input(
+            "Question or phrase", value="what recovery means", key="compare_question"
+        )
+        scores = index.vectors @ data.embedder(data.model_id()).encode([question])[0]
+    st.caption("Definitions come first among each field's most relevant excerpts.")
+    columns = st.columns(len(fields))
+    for column, (field, chosen) in zip(
+        columns, views.side_by_side(scores, index.frame, fields).items(), strict=True
+    ):
+        with column:
+            st.subheader(field_name(field))
+            for row in chosen.itertuples():
+                if np.isfinite(row.relevance):
+                    excerpt_card(row)
+
+    st.header("Concept coverage by field")
+    framework_ids = [f["id"] for f in frameworks]
+    framework = st.selectbox(
+        "Framework",
+        framework_ids,
+        index=framework_ids.index("chime") if "chime" in framework_ids else 0,
+        key="compare_framework",
+    )
+    matrix = views.coverage_matrix(
+        data.result("coverage") or {},
+        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
+        framework=framework,
+    )
+    matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
+    st.plotly_chart(
+        figures.heatmap(
+            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
+        ),
+        key="compare_heatmap",
+    )
+    with st.expander("Coverage as a table"):
+        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+
+    left, right = st.columns(2)
+    with left:
+        st.header("Distinctive vocabulary")
+        st.caption(
+            "Words each field uses more than the others: log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008); z above 1.96 is unlikely by chance."
+        )
+        vocab = pd.DataFrame(data.result("vocabulary") or [])
+        for field in fields:
+            rows = vocab[vocab["field"] == field][["term", "z", "count"]] if len(vocab) else vocab
+            st.markdown(f"**{field_name(field)}**")
+            st.dataframe(rows, hide_index=True, key=f"compare_vocab_{field}")
+    with right:
+        st.header("How similar are the fields?")
+        st.caption(
+            "Mean cosine similarity between the excerpts of two fields (1 = identical wording and meaning)."
+        )
+        similarity = data.result("field_similarity")
+        matrix = pd.DataFrame(
+            similarity["data"], index=similarity["index"], columns=similarity["columns"]
+        )
+        matrix = matrix.loc[
+            [f for f in fields if f in matrix.index], [f for f in fields if f in matrix.columns]
+        ].rename(index=field_name, columns=field_name)
+        st.plotly_chart(
+            figures.heatmap(matrix, title="Field × field similarity"), key="compare_similarity"
+        )
+
+    st.header("Same word, different meaning")
+    contexts = data.result("term_contexts") or {}
+    term = st.selectbox("Term", list(contexts), key="compare_term")
+    info = contexts.get(term, {})
+    st.caption(
+        f"{info.get('count', 0)} excerpts use “{term}”. For each field: the words that set its uses apart and its most typical uses."
+    )
+    columns = st.columns(len(fields))
+    for column, field in zip(columns, fields, strict=True):
+        with column:
+            st.subheader(field_name(field))
+            details = info.get("fields", {}).get(field)
+            if not details:
+                st.caption("This field does not use the term in the corpus.")
+                continue
+            st.text(
+                f"{details['count']} uses; distinctive words: {', '.join(details['distinctive_words']) or '(none)'}"
+            )
+            for row in frame[frame["excerpt_id"].isin(details["examples"])].itertuples():
+                excerpt_card(row)

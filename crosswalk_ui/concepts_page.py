@@ -1,0 +1,91 @@
+"""Concepts: the crosswalk graph, a concept's counterparts in other fields and the excerpts that
+carry it, and the tool lens (what an outcome tool covers of the literature's themes)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card, field_name
+from pipelines import figures, views
+
+TITLE = "Concepts"
+SLUG = "concepts"
+
+
+def render() -> None:
+    st.title(TITLE)
+    if not data.require_run():
+        return
+    frameworks = data.result("frameworks") or []
+    labels = data.field_labels()
+    colours = {labels.get(f, f): c for f, c in data.field_colours().items()} | {
+        "Cross-field": "#555555"
+    }
+    nodes, edges = figures.graph_tables(data.result("graph"), data.result("graph_layout"), labels)
+    st.caption(
+        f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
+    )
+    st.plotly_chart(
+        figures.concept_graph_figure(nodes, edges, colours=colours, title="The crosswalk"),
+        key="concepts_graph",
+    )
+    with st.expander("The crosswalk links as a table"):
+        st.dataframe(
+            edges[edges["kind"] == "crosswalk"][["source", "target", "why"]],
+            hide_index=True,
+            key="concepts_links_table",
+        )
+
+    st.header("A concept and its counterparts")
+    concepts = {c["key"]: c for f in frameworks for c in f["concepts"]}
+    owner = {c["key"]: f for f in frameworks for c in f["concepts"]}
+    key = st.selectbox(
+        "Concept",
+        sorted(concepts),
+        format_func=lambda k: f"{concepts[k]['label']} ({k})",
+        index=sorted(concepts).index("chime/identity") if "chime/identity" in concepts else 0,
+        key="concepts_choice",
+    )
+    concept = concepts[key]
+    st.markdown(
+        f"**{concept['label']}** — {owner[key]['label']} ({field_name(owner[key]['field']) if owner[key]['field'] else 'cross-field'})"
+    )
+    st.text(concept["description"])
+    st.text("Cues: " + "; ".join(concept["cues"]))
+    if concept.get("distinctive"):
+        st.text("Distinctive: " + concept["distinctive"])
+    st.dataframe(views.related_concepts(frameworks, key), hide_index=True, key="concepts_related")
+    st.subheader("Excerpts that carry it, by field")
+    frame = data.excerpts()
+    scores = views.concept_scores(data.result("tags") or {}, frame, key)
+    columns = st.columns(max(1, frame["field"].nunique()))
+    for column, (field, chosen) in zip(
+        columns,
+        views.side_by_side(scores, frame, sorted(frame["field"].unique()), k=3).items(),
+        strict=False,
+    ):
+        with column:
+            st.markdown(f"**{field_name(field)}**")
+            tagged = chosen[chosen["relevance"] > float("-inf")]
+            if tagged.empty:
+                st.caption("No excerpt of this field is tagged with the concept.")
+            for row in tagged.itertuples():
+                excerpt_card(row)
+
+    st.header("Tool lens")
+    tools = [f for f in frameworks if f["kind"] == "outcome_tool"]
+    if not tools:
+        st.caption("No outcome tool framework is loaded.")
+        return
+    names = {f["id"]: f["label"] for f in tools}
+    tool_id = st.selectbox("Outcome tool", list(names), format_func=names.get, key="concepts_tool")
+    themes, mapped = data.themes()
+    table = views.tool_lens(
+        themes, mapped, data.result("tags") or {}, next(f for f in tools if f["id"] == tool_id)
+    )
+    covered = int(table["covered"].sum())
+    st.write(
+        f"{names[tool_id]} covers {covered} of {len(table)} themes of the literature (a theme counts as covered when at least 15% of its excerpts are tagged with one of the tool's domains). The themes it misses come first."
+    )
+    st.dataframe(table, hide_index=True, key="concepts_tool_table")

@@ -1,0 +1,92 @@
+"""Map: the 2-D layout of all excerpts computed at build time; select points to list and export."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card, field_name
+from pipelines import figures
+from pipelines.exports import neutralise
+from pipelines.records import EVIDENCE_TYPES
+
+TITLE = "Map"
+SLUG = "map"
+
+
+def render() -> None:
+    st.title(TITLE)
+    if not data.require_run():
+        return
+    layout = data.result("layout")
+    frame = data.excerpts().merge(
+        pd.DataFrame({"excerpt_id": layout["ids"], "x": layout["x"], "y": layout["y"]}),
+        on="excerpt_id",
+    )
+    themes, mapped = data.themes()
+    theme_names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
+    tags = data.result("tags") or {}
+    frame["theme"] = [theme_names.get(mapped.get(str(i), ""), "") for i in frame["excerpt_id"]]
+    frame["field name"] = frame["field"].map(field_name)
+    frame["evidence"] = frame["evidence_type"].fillna("unspecified")
+    frame["top concept"] = [
+        (tags.get(str(i)) or [{"concept": "(none)"}])[0]["concept"] for i in frame["excerpt_id"]
+    ]
+    left, middle, right = st.columns(3)
+    colour = left.selectbox(
+        "Colour by", ["field name", "theme", "evidence", "top concept"], key="map_colour"
+    )
+    fields = middle.multiselect(
+        "Fields", sorted(frame["field"].unique()), format_func=field_name, key="map_fields"
+    )
+    evidence = right.multiselect(
+        "Evidence type", list(EVIDENCE_TYPES), format_func=EVIDENCE_TYPES.get, key="map_evidence"
+    )
+    shown = frame
+    if fields:
+        shown = shown[shown["field"].isin(fields)]
+    if evidence:
+        shown = shown[shown["evidence_type"].isin(evidence)]
+    colours = (
+        {field_name(f): c for f, c in data.field_colours().items()}
+        if colour == "field name"
+        else None
+    )
+    st.caption(
+        f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. Draw a lasso or box to list excerpts."
+    )
+    event = st.plotly_chart(
+        figures.excerpt_map(shown, colour=colour, colours=colours, title=""),
+        key="map_chart",
+        on_select="rerun",
+        selection_mode=("lasso", "box"),
+    )
+    selected = [
+        p["customdata"]
+        for p in (event.selection.points if event and event.selection else [])
+        if "customdata" in p
+    ]
+    selected = [s[0] if isinstance(s, list) else s for s in selected]
+    if selected:
+        chosen = shown[shown["excerpt_id"].isin(selected)]
+        st.subheader(f"{len(chosen)} selected excerpts")
+        table = chosen[
+            ["excerpt_id", "external_id", "field", "kind", "short_citation", "citation", "text"]
+        ]
+        st.download_button(
+            "Download the selection (CSV)",
+            table.map(neutralise).to_csv(index=False),
+            file_name="selection.csv",
+            mime="text/csv",
+            key="map_download",
+        )
+        for row in chosen.head(30).itertuples():
+            excerpt_card(row)
+    else:
+        with st.expander("The points as a table"):
+            st.dataframe(
+                shown[["excerpt_id", "field name", "theme", "evidence", "short_citation", "text"]],
+                hide_index=True,
+                key="map_table",
+            )

@@ -1,0 +1,129 @@
+"""Start here: what is in the corpus, how each field defines recovery, the headline findings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card, field_name
+from pipelines import figures, views
+
+TITLE = "Start here"
+SLUG = "start"
+
+
+def render() -> None:
+    st.title(TITLE)
+    frame = data.excerpts()
+    if frame.empty:
+        st.info(
+            "The store is empty. Add files on the Corpus page or with `python -m pipelines ingest FILE`."
+        )
+        return
+    labels, colours = data.field_labels(), data.field_colours()
+    st.write(
+        f"{len(frame)} excerpts from {frame['source_id'].nunique()} sources in {frame['field'].nunique()} fields, "
+        f"{(frame['evidence_type'] == 'lived_experience').sum()} of them from lived-experience sources."
+    )
+    counts = views.corpus_counts(frame)
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.counts_bar(
+            counts["evidence"],
+            x="evidence_type",
+            colour="field",
+            colours=colours,
+            labels=labels,
+            title="Excerpts by evidence type and field",
+        ),
+        key="start_evidence_chart",
+    )
+    right.plotly_chart(
+        figures.counts_bar(
+            counts["year"],
+            x="years from",
+            colour="field",
+            colours=colours,
+            labels=labels,
+            title="Excerpts by publication years (5-year bins)",
+        ),
+        key="start_year_chart",
+    )
+    with st.expander("The same counts as a table"):
+        st.dataframe(
+            counts["evidence"].pivot_table(
+                index="evidence_type", columns="field", values="count", fill_value=0
+            ),
+            key="start_counts_table",
+        )
+    if not data.require_run():
+        return
+
+    st.header("How does each field define recovery?")
+    lens = data.result("definitions") or {}
+    shares = views.family_shares(lens)
+    st.caption(
+        f"The {lens.get('count', 0)} excerpts marked as definitions, grouped into families of similar definitions. "
+        "Bars show what share of each field's definitions falls in each family."
+    )
+    if not shares.empty:
+        st.plotly_chart(
+            figures.share_bars(
+                shares,
+                category="family",
+                colours=colours,
+                labels=labels,
+                title="Families of definitions",
+            ),
+            key="start_families_chart",
+        )
+        with st.expander("The shares as a table"):
+            st.dataframe(
+                shares.pivot_table(index="family", columns="field", values="count", fill_value=0),
+                key="start_families_table",
+            )
+        options = [f"{f['family']}. {f['label']}" for f in lens["families"]]
+        chosen = st.selectbox(
+            "Example definitions from each field for the family", options, key="start_family"
+        )
+        family = lens["families"][options.index(chosen)]
+        columns = st.columns(max(1, len(family["exemplars"])))
+        for column, (field, ids) in zip(columns, family["exemplars"].items(), strict=False):
+            with column:
+                st.subheader(field_name(field))
+                if not ids:
+                    st.caption("No definition from this field in this family.")
+                for row in frame[frame["excerpt_id"].isin(ids[:1])].itertuples():
+                    excerpt_card(row)
+
+    st.header("Headline findings")
+    themes, _ = data.themes()
+    findings = views.headline_findings(themes)
+    st.subheader("What every field shares")
+    if findings["shared"]:
+        for theme in findings["shared"]:
+            st.markdown(
+                f"- **{_plain(theme['label'])}**: {theme['size']} excerpts; {theme['verdict_reason']}."
+            )
+    else:
+        st.write(
+            "No theme passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
+        )
+    st.subheader("What is distinctive to each field")
+    for field, items in findings["distinctive"].items():
+        st.markdown(f"**{field_name(field)}**")
+        for theme in items:
+            st.markdown(f"- {_plain(theme['label'])}: {theme['verdict_reason']}.")
+    with st.expander("How to read this"):
+        st.markdown(
+            "Themes are groups of excerpts that the embedding model places close together after each field's "
+            "common vocabulary is set aside. A theme is **shared** when every field appears in it at about its "
+            "share of the whole corpus, and **distinctive** when one field is over-represented (exact binomial test, "
+            "corrected for the number of tests). The corpus is a curated sample of the literature, not all of it; "
+            "themes marked fragile change when the corpus is resampled. The tool explores concepts; it never scores people."
+        )
+
+
+def _plain(text: str) -> str:
+    """Labels come from excerpt words: keep Markdown from interpreting them."""
+    return text.replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("<", "&lt;")

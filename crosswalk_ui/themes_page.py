@@ -1,0 +1,109 @@
+"""Themes: every theme with its composition, verdict, stability, terms, concepts and examples;
+rename, merge and annotate (edits persist across rebuilds)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from crosswalk_ui import data
+from crosswalk_ui.components import excerpt_card, field_name
+from pipelines import figures, results, views
+
+TITLE = "Themes"
+SLUG = "themes"
+
+
+def render() -> None:
+    st.title(TITLE)
+    if not data.require_run():
+        return
+    themes, _ = data.themes()
+    frame = data.excerpts()
+    summary = pd.DataFrame(
+        [
+            {
+                "theme": t["theme_key"],
+                "label": t["label"],
+                "size": t["size"],
+                "verdict": t["verdict"]
+                + (f" ({field_name(t['verdict_field'])})" if t["verdict_field"] else ""),
+                "stability": t["stability"],
+                "fragile": "fragile" if t["fragile"] else "",
+                "key terms": ", ".join(t["key_terms"][:6]),
+            }
+            for t in themes
+        ]
+    )
+    st.caption(
+        "Stability is how often a theme re-forms when the corpus is resampled (1 = always); below 0.6 it is marked fragile. "
+        "Verdicts: shared (every field at about its base rate), distinctive (one field over-represented), mixed (anything else)."
+    )
+    st.dataframe(summary, hide_index=True, key="themes_table")
+    names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
+    key = st.selectbox("Theme", list(names), format_func=names.get, key="themes_choice")
+    theme = next(t for t in themes if t["theme_key"] == key)
+    st.header(theme["label"])
+    if theme["label"] != theme["machine_label"]:
+        st.caption(f"Renamed; the analysis labelled it “{theme['machine_label']}”.")
+    if theme["merged_from"]:
+        st.caption("Merged from: " + ", ".join(theme["merged_from"]))
+    if theme["note"]:
+        st.info(theme["note"])
+    composition = views.theme_composition(data.result("composition") or [], key)
+    left, right = st.columns([3, 2])
+    with left:
+        if not composition.empty:
+            st.plotly_chart(
+                figures.counts_bar(
+                    composition,
+                    x="field",
+                    colour="field",
+                    colours=data.field_colours(),
+                    labels=data.field_labels(),
+                    title="Excerpts by field",
+                ),
+                key="themes_composition_chart",
+            )
+    with right:
+        st.markdown(
+            f"**Verdict: {theme['verdict']}** {('— ' + field_name(theme['verdict_field'])) if theme['verdict_field'] else ''}"
+        )
+        st.text(theme["verdict_reason"])
+        st.text(
+            f"Stability {theme['stability']:.2f}{' (fragile)' if theme['fragile'] else ''} · {theme['size']} excerpts"
+        )
+        st.text("Key terms: " + ", ".join(theme["key_terms"]))
+        st.text("Concepts: " + "; ".join(f"{k} ({s:.0%})" for k, s in theme.get("concepts", [])))
+    with st.expander("The numbers behind the verdict"):
+        st.dataframe(
+            composition.assign(field=composition["field"].map(field_name))
+            if not composition.empty
+            else composition,
+            hide_index=True,
+            key="themes_composition_table",
+        )
+    st.subheader("Representative excerpts per field")
+    for field, ids in theme["representatives"].items():
+        if ids:
+            st.markdown(f"**{field_name(field)}**")
+            for row in frame[frame["excerpt_id"].isin(ids)].itertuples():
+                excerpt_card(row)
+
+    st.subheader("Edit")
+    with st.form("themes_rename_form"):
+        label = st.text_input("Name", value=theme["label"], key="themes_rename")
+        note = st.text_area("Note", value=theme["note"], key="themes_note")
+        if st.form_submit_button("Save name and note"):
+            results.rename_theme(
+                data.conn(), key, None if label == theme["machine_label"] else label
+            )
+            results.annotate_theme(data.conn(), key, note)
+            st.rerun()
+    others = [k for k in names if k != key]
+    target = st.selectbox(
+        "Merge this theme into", others, format_func=names.get, key="themes_merge_target"
+    )
+    if st.button("Merge", key="themes_merge") and target:
+        results.merge_themes(data.conn(), key, target)
+        st.rerun()

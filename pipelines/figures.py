@@ -1,0 +1,221 @@
+"""Plotly figures for the app: data in, `go.Figure` out. Fields keep one colour everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+FONT = dict(family="sans-serif", size=13)
+
+
+def _style(fig: go.Figure, *, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        font=FONT, height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text=""
+    )
+    return fig
+
+
+def counts_bar(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    colour: str | None,
+    colours: dict[str, str] | None,
+    title: str,
+    labels: dict[str, str] | None = None,
+) -> go.Figure:
+    """A bar chart of `count` by `x` (stacked by `colour`)."""
+    shown = table.copy()
+    if labels and colour:
+        shown[colour] = shown[colour].map(lambda v: labels.get(v, v))
+        colours = {labels.get(k, k): v for k, v in (colours or {}).items()}
+    fig = px.bar(shown, x=x, y="count", color=colour, color_discrete_map=colours or {}, title=title)
+    return _style(fig)
+
+
+def share_bars(
+    table: pd.DataFrame,
+    *,
+    category: str,
+    colours: dict[str, str],
+    labels: dict[str, str],
+    title: str,
+) -> go.Figure:
+    """Grouped horizontal bars of each field's `share` per `category` (e.g. definition family)."""
+    shown = table.assign(field=table["field"].map(lambda f: labels.get(f, f)))
+    fig = px.bar(
+        shown,
+        y=category,
+        x="share",
+        color="field",
+        orientation="h",
+        barmode="group",
+        color_discrete_map={labels.get(k, k): v for k, v in colours.items()},
+        title=title,
+        labels={"share": "share of the field's excerpts", category: ""},
+    )
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, height=max(300, 70 * shown[category].nunique()))
+
+
+def heatmap(matrix: pd.DataFrame, *, title: str, percent: bool = False) -> go.Figure:
+    values = matrix.to_numpy(dtype=float)
+    text = [[f"{v:.0%}" if percent else f"{v:.2f}" for v in row] for row in values]
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            colorscale="Blues",
+            text=text,
+            texttemplate="%{text}",
+            hoverongaps=False,
+        )
+    )
+    fig.update_layout(title=title)
+    return _style(fig, height=max(320, 26 * len(matrix.index) + 120))
+
+
+def excerpt_map(
+    frame: pd.DataFrame, *, colour: str, colours: dict[str, str] | None, title: str
+) -> go.Figure:
+    """The 2-D map: one point per excerpt, a trace per value of `colour`; hover shows the excerpt
+    and its short citation (escaped: plotly renders a small HTML subset in hover labels).
+    Each point carries its excerpt id, so a selection maps back to excerpts."""
+    fig = go.Figure()
+    for value, rows in frame.groupby(colour, sort=True):
+        hover = [
+            _wrap(_escape(t)) + "<br><i>" + _escape(c) + "</i>"
+            for t, c in zip(rows["text"], rows["short_citation"], strict=True)
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["x"],
+                y=rows["y"],
+                mode="markers",
+                name=str(value),
+                text=hover,
+                customdata=rows["excerpt_id"],
+                hovertemplate="%{text}<extra></extra>",
+                marker=dict(size=7, opacity=0.8, color=(colours or {}).get(value)),
+            )
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(dragmode="lasso", title=title)
+    return _style(fig, height=620)
+
+
+def concept_graph_figure(
+    nodes: pd.DataFrame, edges: pd.DataFrame, *, colours: dict[str, str], title: str
+) -> go.Figure:
+    """Draw the networkx concept graph from its stored layout: edges as lines, nodes by kind/field."""
+    fig = go.Figure()
+    for kind, dash in (("crosswalk", "solid"), ("contains", "dot")):
+        chosen = edges[edges["kind"] == kind]
+        xs, ys = [], []
+        for row in chosen.itertuples():
+            xs += [row.x0, row.x1, None]
+            ys += [row.y0, row.y1, None]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(width=0.6, color="#999999", dash=dash),
+                hoverinfo="skip",
+                name=f"{kind} link",
+            )
+        )
+    for group, rows in nodes.groupby("group", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["x"],
+                y=rows["y"],
+                mode="markers",
+                name=group,
+                marker=dict(
+                    size=rows["size"],
+                    color=colours.get(group, "#777777"),
+                    line=dict(width=0.5, color="white"),
+                ),
+                text=[_escape(t) for t in rows["label"]],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title=title)
+    return _style(fig, height=640)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
+def graph_tables(
+    data: dict,
+    positions: dict[str, list[float]],
+    field_labels: dict[str, str],
+    *,
+    include_themes: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node and edge tables of the stored concept graph, with coordinates, ready for drawing."""
+    rows = []
+    for node in data["nodes"]:
+        kind = node.get("kind")
+        if kind == "theme" and not include_themes:
+            continue
+        if kind == "field":
+            continue
+        field = node.get("field") or ""
+        group = (
+            field_labels.get(field, "Cross-field") if kind in ("concept", "framework") else "Theme"
+        )
+        x, y = positions.get(node["id"], [np.nan, np.nan])
+        rows.append(
+            {
+                "id": node["id"],
+                "kind": kind,
+                "label": node.get("label", node["id"]),
+                "group": group,
+                "x": x,
+                "y": y,
+                "size": 16 if kind == "framework" else 9,
+            }
+        )
+    nodes = pd.DataFrame(rows)
+    keep = set(nodes["id"]) if len(nodes) else set()
+    edge_rows = []
+    for link in data["links"]:
+        if link["source"] in keep and link["target"] in keep:
+            a, b = positions[link["source"]], positions[link["target"]]
+            edge_rows.append(
+                {
+                    "source": link["source"],
+                    "target": link["target"],
+                    "kind": link.get("kind"),
+                    "why": link.get("why", ""),
+                    "x0": a[0],
+                    "y0": a[1],
+                    "x1": b[0],
+                    "y1": b[1],
+                }
+            )
+    return nodes, pd.DataFrame(
+        edge_rows, columns=["source", "target", "kind", "why", "x0", "y0", "x1", "y1"]
+    )

@@ -1,0 +1,187 @@
+"""Tables the app shows, shaped from the store and the current run (pure functions, no widgets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FIELD_MIN_FOR_FINDING = 3
+
+
+def corpus_counts(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Counts of excerpts by field, by evidence type and field, and by year and field."""
+    by_field = frame.groupby("field").size().rename("count").reset_index()
+    by_evidence = (
+        frame.assign(evidence_type=frame["evidence_type"].fillna("unspecified"))
+        .groupby(["evidence_type", "field"])
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    years = frame.dropna(subset=["year"]).assign(decade=lambda f: (f["year"].astype(int) // 5) * 5)
+    by_year = (
+        years.groupby(["decade", "field"])
+        .size()
+        .rename("count")
+        .reset_index()
+        .rename(columns={"decade": "years from"})
+    )
+    return {"field": by_field, "evidence": by_evidence, "year": by_year}
+
+
+def family_shares(lens: dict) -> pd.DataFrame:
+    """One row per (definition family, field): the share of the field's definitions in the family."""
+    rows = []
+    for family in lens.get("families", []):
+        name = f"{family['family']}. {family['label']}"
+        for field, share in family["share_of_field"].items():
+            rows.append(
+                {"family": name, "field": field, "share": share, "count": family["counts"][field]}
+            )
+    return pd.DataFrame(rows, columns=["family", "field", "share", "count"])
+
+
+def headline_findings(themes: list[dict]) -> dict[str, list[dict]]:
+    """Shared themes, and the themes distinctive to each field, largest first, with their numbers."""
+    shared = [t for t in themes if t["verdict"] == "shared"]
+    distinctive: dict[str, list[dict]] = {}
+    for theme in themes:
+        if theme["verdict"] == "distinctive":
+            distinctive.setdefault(theme["verdict_field"], []).append(theme)
+    return {
+        "shared": sorted(shared, key=lambda t: -t["size"]),
+        "distinctive": {f: sorted(v, key=lambda t: -t["size"]) for f, v in distinctive.items()},
+    }
+
+
+def theme_composition(composition: list[dict], theme_key: str) -> pd.DataFrame:
+    rows = [r for r in composition if r["theme_key"] == theme_key]
+    return (
+        pd.DataFrame(rows)[["field", "count", "share", "expected", "lift", "q_value"]]
+        if rows
+        else pd.DataFrame()
+    )
+
+
+def side_by_side(
+    scores: np.ndarray, frame: pd.DataFrame, fields: list[str], *, k: int = 4
+) -> dict[str, pd.DataFrame]:
+    """The best excerpts of each field for a focus (scores per excerpt), definitions first among
+    the field's most relevant 2k, so a definition leads only when it is on topic."""
+    out = {}
+    for field in fields:
+        members = np.flatnonzero(frame["field"].to_numpy() == field)
+        top = members[np.argsort(-scores[members], kind="stable")[: 2 * k]]
+        chosen = frame.iloc[top].assign(relevance=np.round(scores[top], 3))
+        chosen = chosen.assign(_order=(chosen["kind"] != "definition")).sort_values(
+            ["_order", "relevance"], ascending=[True, False], kind="stable"
+        )
+        out[field] = chosen.drop(columns="_order").head(k)
+    return out
+
+
+def concept_scores(
+    tags: dict[str, list[dict]], frame: pd.DataFrame, concept_key: str
+) -> np.ndarray:
+    """Per excerpt (frame order): the calibrated score of `concept_key` where tagged, else -inf."""
+    scores = np.full(len(frame), -np.inf)
+    for position, excerpt_id in enumerate(frame["excerpt_id"]):
+        for tag in tags.get(str(excerpt_id), []):
+            if tag["concept"] == concept_key:
+                scores[position] = tag["score"]
+    return scores
+
+
+def theme_scores(
+    assignments: dict[str, str], frame: pd.DataFrame, theme_key: str, vectors: np.ndarray
+) -> np.ndarray:
+    """Members of a theme scored by closeness to the theme's centre; non-members -inf."""
+    members = np.array([assignments.get(str(i)) == theme_key for i in frame["excerpt_id"]])
+    scores = np.full(len(frame), -np.inf)
+    if members.any():
+        centre = vectors[members].mean(axis=0)
+        scores[members] = vectors[members] @ (centre / max(np.linalg.norm(centre), 1e-12))
+    return scores
+
+
+def coverage_matrix(
+    coverage: dict[str, dict[str, float]],
+    concept_labels: dict[str, str],
+    *,
+    framework: str | None = None,
+) -> pd.DataFrame:
+    """Concept x field: the share of each field's excerpts tagged with the concept."""
+    keys = [k for k in coverage if framework is None or k.split("/")[0] == framework]
+    matrix = pd.DataFrame({k: coverage[k] for k in keys}).T
+    matrix.index = [f"{concept_labels.get(k, k)} ({k})" for k in keys]
+    return matrix
+
+
+def related_concepts(frameworks: list[dict], concept_key: str) -> pd.DataFrame:
+    """Crosswalk links of a concept, in both directions, with the other side's framework and field."""
+    info = {c["key"]: (c, f) for f in frameworks for c in f["concepts"]}
+    rows = []
+    for framework in frameworks:
+        for concept in framework["concepts"]:
+            for target, why in concept["related"]:
+                if concept["key"] == concept_key and target in info:
+                    other, other_framework = info[target]
+                    rows.append(
+                        {
+                            "concept": target,
+                            "label": other["label"],
+                            "framework": other_framework["label"],
+                            "field": other_framework["field"] or "cross-field",
+                            "why": why,
+                        }
+                    )
+                elif target == concept_key:
+                    rows.append(
+                        {
+                            "concept": concept["key"],
+                            "label": concept["label"],
+                            "framework": framework["label"],
+                            "field": framework["field"] or "cross-field",
+                            "why": why,
+                        }
+                    )
+    return pd.DataFrame(rows, columns=["concept", "label", "framework", "field", "why"])
+
+
+def tool_lens(
+    themes: list[dict],
+    assignments: dict[str, str],
+    tags: dict[str, list[dict]],
+    tool: dict,
+    *,
+    covered_at: float = 0.15,
+) -> pd.DataFrame:
+    """Which themes of the literature an outcome tool covers: for each theme, the share of its
+    excerpts tagged with any of the tool's domains, and the domains involved. A theme counts as
+    covered when that share reaches `covered_at`."""
+    tool_keys = {c["key"] for c in tool["concepts"]}
+    rows = []
+    for theme in themes:
+        members = [e for e, key in assignments.items() if key == theme["theme_key"]]
+        domains: dict[str, int] = {}
+        hit = 0
+        for excerpt in members:
+            found = {t["concept"] for t in tags.get(excerpt, [])} & tool_keys
+            hit += bool(found)
+            for key in found:
+                domains[key] = domains.get(key, 0) + 1
+        share = hit / len(members) if members else 0.0
+        top = sorted(domains, key=lambda k: -domains[k])[:3]
+        rows.append(
+            {
+                "theme": theme["label"],
+                "theme_id": theme["theme_key"],
+                "size": len(members),
+                "share tagged with the tool's domains": round(share, 3),
+                "domains": ", ".join(top),
+                "covered": share >= covered_at,
+            }
+        )
+    return pd.DataFrame(rows).sort_values(
+        ["covered", "size"], ascending=[True, False], kind="stable"
+    )
