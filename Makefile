@@ -39,6 +39,7 @@ lint: setup
 	$(PY) -m ruff check pipelines crosswalk_ui tests benchmarks app.py
 
 bench: setup
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/quality.py
 
 clean:

@@ -47,13 +47,16 @@ def render() -> None:
         return
     index = data.index()
     vector = data.embedder(data.model_id()).encode([query])[0]
+    # The year filter applies only once narrowed: at full range it must keep undated excerpts too.
+    full_range = chosen_years is None or tuple(chosen_years) == span
+    years_filter = None if full_range else chosen_years
     found = index.search(
         vector,
         k=k,
         fields=fields or None,
         evidence_types=evidence or None,
         kinds=kinds or None,
-        years=chosen_years,
+        years=years_filter,
     )
     st.caption(
         f"{len(found)} results from {found['field'].nunique()} fields, most similar first within each field."

@@ -23,6 +23,7 @@ from .concepts import Framework, all_concepts, concept_prototypes, load_framewor
 from .graph import concept_graph, graph_layout
 from .layout import layout_2d
 from .themes import (
+    author_surnames,
     cluster,
     key_terms,
     match_themes,
@@ -89,6 +90,7 @@ def lens(
     ids: list[int],
     *,
     seed: int,
+    stop_words: frozenset[str] = frozenset(),
 ) -> dict:
     """The theme analysis over a subset (a lens): its families, each field's share of each family,
     and exemplars per field."""
@@ -101,6 +103,7 @@ def lens(
         field_order,
         seed=seed,
         with_stability=False,
+        stop_words=stop_words,
     )
     families = []
     field_totals = pd.Series([fields[i] for i in index]).value_counts()
@@ -141,12 +144,13 @@ def theme_analysis(
     *,
     seed: int,
     with_stability: bool = True,
+    stop_words: frozenset[str] = frozenset(),
 ) -> dict:
     """Cluster, label and describe a set of excerpts (all of them, or one lens)."""
     vectors = theme_space(vectors, fields)
     clustering = cluster(vectors, seed=seed)
     labels = clustering.labels
-    terms = key_terms(texts, labels)
+    terms = key_terms(texts, labels, extra_stop_words=stop_words)
     scores = (
         stability(vectors, labels, k=clustering.k, seed=seed)
         if with_stability and clustering.k > 1
@@ -213,7 +217,7 @@ def run_analysis(
         "model_id": embedder.model_id,
         "frameworks": _frameworks_hash(frameworks),
         "software_version": __version__,
-        "method": "field-centred-ward-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v1",
+        "method": "field-centred-ward-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v2-surname-stopwords",
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
@@ -233,7 +237,8 @@ def run_analysis(
     ids = frame["excerpt_id"].astype(int).tolist()
     step("loaded", 1)
 
-    main = theme_analysis(vectors, texts, fields, field_order, seed=seed)
+    surnames = author_surnames(frame["authors"].tolist())
+    main = theme_analysis(vectors, texts, fields, field_order, seed=seed, stop_words=surnames)
     step("themes", 2)
 
     matched, next_key = carry_theme_keys(conn, latest, main, ids)
@@ -261,6 +266,7 @@ def run_analysis(
             field_order,
             ids,
             seed=seed,
+            stop_words=surnames,
         ),
         "defined_words": lens(
             np.flatnonzero(
@@ -275,6 +281,7 @@ def run_analysis(
             field_order,
             ids,
             seed=seed,
+            stop_words=surnames,
         ),
     }
     step("definitions", 4)

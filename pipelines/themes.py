@@ -105,6 +105,18 @@ def _cut(tree, owner: np.ndarray, k: int) -> np.ndarray:
     return fcluster(tree, k, criterion="maxclust")[owner] - 1
 
 
+def author_surnames(authors: list[str | None]) -> frozenset[str]:
+    """Lower-cased surnames from 'Surname, I.; Surname, I.' lists (organisations are skipped)."""
+    names = set()
+    for entry in authors:
+        for person in (entry or "").split(";"):
+            if "," in person:
+                names.update(
+                    w for w in re.findall(r"[a-z]+", person.split(",")[0].lower()) if len(w) > 2
+                )
+    return frozenset(names)
+
+
 def candidate_ks(n: int, *, k_min: int | None = None, k_max: int | None = None) -> list[int]:
     """Candidate theme counts around sqrt(n/2) (0.35x to 1.5x), capped at 60 themes.
 
@@ -209,16 +221,24 @@ def stability(
 
 
 def key_terms(
-    texts: list[str], labels: np.ndarray, *, top: int = 8
+    texts: list[str],
+    labels: np.ndarray,
+    *,
+    top: int = 8,
+    extra_stop_words: frozenset[str] = frozenset(),
 ) -> list[list[tuple[str, float]]]:
-    """Class-based TF-IDF (each theme's excerpts as one document) over words and two-word phrases."""
+    """Class-based TF-IDF (each theme's excerpts as one document) over words and two-word phrases.
+
+    `extra_stop_words` drops words such as cited authors' surnames, which summaries mention
+    ("Deegan argues…") but which say nothing about a theme's content.
+    """
     themes = labels.max() + 1
     documents = [
         " ".join(t for t, label in zip(texts, labels, strict=True) if label == theme)
         for theme in range(themes)
     ]
     vectorizer = CountVectorizer(
-        stop_words=STOP_WORDS,
+        stop_words=sorted(set(STOP_WORDS) | extra_stop_words),
         ngram_range=(1, 2),
         min_df=1,
         token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b",
