@@ -42,10 +42,14 @@ def render() -> None:
         c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]
     }
     index = data.index()
+    concept_options = sorted(concept_labels, key=concept_labels.get)
     if focus_kind == "a concept":
         concept = st.selectbox(
             "Concept",
-            sorted(concept_labels, key=concept_labels.get),
+            concept_options,
+            index=concept_options.index("chime/identity")
+            if "chime/identity" in concept_options
+            else 0,
             format_func=concept_labels.get,
             key="compare_concept",
         )
