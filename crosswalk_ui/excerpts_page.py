@@ -103,8 +103,16 @@ def _add_files() -> None:
         text_column = right.text_input(
             "Text column (tables)", value="text", key="corpus_upload_text_column"
         )
+        id_column = right.text_input("Id column (tables)", value="id", key="corpus_upload_id_column")
+        field_column = right.text_input(
+            "Field column (tables)", value="field", key="corpus_upload_field_column"
+        )
         options = ReadOptions(
-            field=field, evidence_type=evidence or None, text_column=text_column or "text"
+            field=field,
+            evidence_type=evidence or None,
+            text_column=text_column or "text",
+            id_column=id_column or "id",
+            field_column=field_column or "field",
         )
         if not uploads:
             return
