@@ -64,9 +64,16 @@ def result(name: str):
     return None if run is None else _result(db_path(), run, name)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _themes(path: str, run: int, edits: tuple) -> tuple[list[dict], dict[str, str]]:
+    return results.effective_themes(connection(path), run)
+
+
 def themes() -> tuple[list[dict], dict[str, str]]:
-    """The current run's themes with the user's edits applied (not cached: edits must show)."""
-    return results.effective_themes(conn(), run_id())
+    """The current run's themes with the user's edits applied; cached until the run or an edit
+    changes."""
+    edits = tuple(sorted(store.annotations(conn(), "theme:").items()))
+    return _themes(db_path(), run_id(), edits)
 
 
 def field_labels() -> dict[str, str]:

@@ -103,7 +103,9 @@ def _add_files() -> None:
         text_column = right.text_input(
             "Text column (tables)", value="text", key="corpus_upload_text_column"
         )
-        id_column = right.text_input("Id column (tables)", value="id", key="corpus_upload_id_column")
+        id_column = right.text_input(
+            "Id column (tables)", value="id", key="corpus_upload_id_column"
+        )
         field_column = right.text_input(
             "Field column (tables)", value="field", key="corpus_upload_field_column"
         )
