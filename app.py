@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from crosswalk_ui import pages
+from crosswalk_ui import data, pages
 
 st.set_page_config(page_title="Crosswalk", page_icon="🔀", layout="wide")
 navigation = st.navigation(
@@ -11,4 +11,5 @@ navigation = st.navigation(
         for page in pages.ALL
     ]
 )
+data.warm_up_in_background()
 navigation.run()

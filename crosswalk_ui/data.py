@@ -6,6 +6,8 @@ cached per store version, so a new ingest or run from the CLI shows up without a
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import streamlit as st
 
@@ -111,3 +113,25 @@ def require_run() -> bool:
         )
         return False
     return True
+
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def warm_up_in_background() -> None:
+    """Load the model and the search index once per server process, off the page's thread, so
+    the first search does not wait for them."""
+    global _warmed
+    with _warming:
+        if _warmed:
+            return
+        _warmed = True
+
+    def load() -> None:
+        model = model_id()
+        if model is not None:
+            embedder(model)
+            index()
+
+    threading.Thread(target=load, name="crosswalk-warm-up", daemon=True).start()
