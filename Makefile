@@ -26,8 +26,10 @@ corpus: setup
 run: corpus
 	$(PY) -m streamlit run app.py
 
+# The browser tests need Debian's chromium; the PDF workshop cards use DejaVu Sans when it is there.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core)
 
 test: setup browser
 	CROSSWALK_REQUIRE_BROWSER=1 $(PY) -m pytest

@@ -233,6 +233,38 @@ def cmd_fields(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("workshop")
+def cmd_workshop(args: argparse.Namespace) -> int:
+    from .errors import input_error
+    from .workshop import PackRequest, build_pack_from_store
+    from .workshop_formats import format_for, render
+
+    out = Path(args.out)
+    fmt = format_for(out, args.format)
+    if not out.parent.is_dir():
+        raise input_error("E029", None, value=str(out), detail="its folder does not exist")
+    request = PackRequest(
+        focus=args.focus,
+        fields=tuple(f.strip() for f in args.fields.split(",") if f.strip()),
+        items=args.items,
+        equal_per_field=not args.unbalanced,
+        lived_experience=args.lived_experience,
+        prefer_definitions=not args.no_definitions,
+        keep_wording=args.keep_wording,
+        seed=args.seed,
+    )
+    conn = open_store(args)
+    pack = build_pack_from_store(conn, request, model=args.model)
+    data = render(pack, fmt)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(out)
+    for warning in pack.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote a {len(pack.items)}-item pack on {pack.focus_label} to {out} ({fmt})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipelines", description="Crosswalk: cross-field concept explorer"
@@ -295,6 +327,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "add", "close", "open"], default="list")
     p.add_argument("slug", nargs="?")
     p.add_argument("--label")
+
+    p = sub.add_parser("workshop", parents=[common], help="a workshop pack for trainers")
+    p.add_argument("--focus", required=True, help="a concept (chime/hope), theme:T3 or a question")
+    p.add_argument("--fields", required=True, help="two to four fields, comma-separated")
+    p.add_argument("--items", type=int, default=24, help="8 to 40 (default 24)")
+    p.add_argument("--format", help="docx, pptx, pdf, html, md or csv (default: from --out)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--lived-experience",
+        action="store_true",
+        help="at least a third from lived-experience sources",
+    )
+    p.add_argument("--no-definitions", action="store_true", help="do not prefer definitions")
+    p.add_argument(
+        "--unbalanced", action="store_true", help="do not give each field an equal share"
+    )
+    p.add_argument(
+        "--keep-wording", action="store_true", help="do not mask wording that gives the field away"
+    )
+    p.add_argument("--model", default=None)
 
     for name, func in list(COMMANDS.items()):
         if name not in sub.choices and hasattr(func, "add_arguments"):

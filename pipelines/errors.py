@@ -52,6 +52,11 @@ MESSAGES: dict[str, str] = {
     "E028": "no excerpt with id {value} in the store.",
     "E029": "the output path {value} is not allowed: {detail}.",
     "E030": "the archive expands to more than {limit} bytes (a possible zip bomb). Refused.",
+    "E040": "workshop focus: {detail}. Give a concept key such as chime/hope, a theme such as "
+    "theme:T3, or a question in words.",
+    "E041": "workshop request: {detail}.",
+    "E042": "unknown workshop format '{value}'. Use one of: {known}, or give --out a file name "
+    "ending in one of them.",
 }
 
 
