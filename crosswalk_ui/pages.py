@@ -8,6 +8,16 @@ from crosswalk_ui import (
     search_page,
     start_page,
     themes_page,
+    workshop_page,
 )
 
-ALL = [start_page, compare_page, themes_page, map_page, concepts_page, search_page, excerpts_page]
+ALL = [
+    start_page,
+    compare_page,
+    themes_page,
+    map_page,
+    concepts_page,
+    search_page,
+    workshop_page,
+    excerpts_page,
+]

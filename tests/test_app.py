@@ -103,3 +103,29 @@ def test_search_groups_results_by_field(app_store):
     app.text_input(key="search_query").input("hope optimism future").run()
     assert not app.exception
     assert len(app.subheader) >= 2
+
+
+def test_workshop_builds_previews_swaps_and_offers_every_format(app_store):
+    app = page_test(pages.workshop_page)
+    app.run()
+    app.slider(key="workshop_items").set_value(12)
+    app.button[0].click().run()  # the form's "Build the pack"
+    assert not app.exception
+    pack = app.session_state["workshop_pack"]
+    assert len(pack.items) == 12
+    fronts = [t.value for t in app.text if t.value in {i.front for i in pack.items}]
+    assert len(fronts) == 12
+    first = pack.items[0]
+    app.button(key=f"workshop_swap_{first.excerpt_id}").click().run()
+    assert not app.exception
+    swapped = app.session_state["workshop_pack"]
+    if pack.reserves[first.field]:
+        assert swapped.items[0].excerpt_id != first.excerpt_id
+    app.button(key=f"workshop_remove_{swapped.items[1].excerpt_id}").click().run()
+    assert len(app.session_state["workshop_pack"].items) == 11
+    files = app.session_state["workshop_files"][1]
+    assert set(files) == {"pdf", "docx", "pptx", "html", "md", "csv"}
+    assert files["pdf"].startswith(b"%PDF") and files["docx"].startswith(b"PK")
+    edited = app.text_area[0]
+    edited.input("What surprised you most?").run()
+    assert b"What surprised you most?" in app.session_state["workshop_files"][1]["md"]
