@@ -256,7 +256,7 @@ def _fit(pdf, font: str, text: str, width: float, height: float, sizes=(11, 10, 
     """The largest font size at which `text` fits the box."""
     for size in sizes:
         pdf.set_font(font, size=size)
-        lines = pdf.multi_cell(width, size * 0.45, text, dry_run=True, output="LINES")
+        lines = pdf.multi_cell(width, size * 0.45, text, align="L", dry_run=True, output="LINES")
         if len(lines) * size * 0.45 <= height:
             return size
     return sizes[-1]
@@ -301,7 +301,7 @@ def render_pdf(pack: Pack) -> bytes:
             size = _fit(pdf, font, text, CARD_W - 10, CARD_H - 14)
             pdf.set_font(font, size=size)
             pdf.set_xy(x + 5, y + 5)
-            pdf.multi_cell(CARD_W - 10, size * 0.45, text)
+            pdf.multi_cell(CARD_W - 10, size * 0.45, text, align="L")
             pdf.set_font(font, size=7)
             pdf.set_xy(x + CARD_W - 25, y + CARD_H - 8)
             pdf.cell(20, 4, f"card {item.number}", align="R")

@@ -142,6 +142,7 @@ def _shot(page, name: str) -> None:
         ("map", "Colour by"),
         ("concepts", "Tool lens"),
         ("search", "Search the excerpts by meaning"),
+        ("workshop", "Keep wording that gives the field away"),
         ("corpus", "Excerpts with their citations"),
     ],
 )
@@ -264,4 +265,25 @@ def test_hostile_excerpt_is_shown_as_text_and_runs_nothing(browser, server):
     assert page.locator("img[src='x']").count() == 0
     page.wait_for_timeout(500)
     assert dialogs == []
+    page.close()
+
+
+def test_workshop_trainer_builds_a_pack_and_downloads_printable_cards(browser, server, tmp_path):
+    """From a focus to printable cards: the default focus (chime/hope), fields and 24 items."""
+    from pypdf import PdfReader
+
+    page = _open(browser, f"{server}/workshop", "Build the pack")
+    _wait_idle(page)
+    page.get_by_role("button", name="Build the pack").click()
+    page.get_by_role("heading", name=re.compile("Pack: Hope")).wait_for(timeout=120000)
+    _wait_idle(page)
+    assert page.get_by_text(re.compile(r"^Card \d+ · front$")).count() == 24
+    with page.expect_download(timeout=60000) as download:
+        page.get_by_role("button", name="Printable cards (PDF, A4)").click()
+    saved = tmp_path / "cards.pdf"
+    download.value.save_as(saved)
+    reader = PdfReader(saved)
+    assert len(reader.pages) == 2 * 4  # 24 cards, six to a sheet, fronts and backs
+    assert "card 24" in " ".join(p.extract_text() for p in reader.pages)
+    _shot(page, "journey-workshop")
     page.close()
