@@ -278,6 +278,7 @@ def test_workshop_trainer_builds_a_pack_and_downloads_printable_cards(browser, s
     page.get_by_role("heading", name=re.compile("Pack: Hope")).wait_for(timeout=120000)
     _wait_idle(page)
     assert page.get_by_text(re.compile(r"^Card \d+ · front$")).count() == 24
+    _shot(page, "journey-workshop")
     with page.expect_download(timeout=60000) as download:
         page.get_by_role("button", name="Printable cards (PDF, A4)").click()
     saved = tmp_path / "cards.pdf"
@@ -285,5 +286,4 @@ def test_workshop_trainer_builds_a_pack_and_downloads_printable_cards(browser, s
     reader = PdfReader(saved)
     assert len(reader.pages) == 2 * 4  # 24 cards, six to a sheet, fronts and backs
     assert "card 24" in " ".join(p.extract_text() for p in reader.pages)
-    _shot(page, "journey-workshop")
     page.close()
