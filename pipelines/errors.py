@@ -52,6 +52,8 @@ MESSAGES: dict[str, str] = {
     "E028": "no excerpt with id {value} in the store.",
     "E029": "the output path {value} is not allowed: {detail}.",
     "E030": "the archive expands to more than {limit} bytes (a possible zip bomb). Refused.",
+    "E031": "the file changed while it was being ingested. Nothing from it was written; run the "
+    "command again once the file is saved.",
 }
 
 
