@@ -180,6 +180,7 @@ def decode_text(data: bytes, *, shown: str, encoding: str | None, fmt: str) -> s
 def check_zip(path: Path, *, shown: str, fmt: str) -> None:
     """Refuse archives that are not zips or that expand beyond the limit (zip bombs)."""
     import zipfile
+    import zlib
 
     if not zipfile.is_zipfile(path):
         raise input_error(
@@ -189,7 +190,9 @@ def check_zip(path: Path, *, shown: str, fmt: str) -> None:
         with zipfile.ZipFile(path) as archive:
             total = sum(info.file_size for info in archive.infolist())
             bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+        # zlib.error: a member whose compressed data is corrupt; NotImplementedError: a
+        # compression method zipfile does not support. Both mean the file cannot be read.
         raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive ({exc})") from None
     if bad is not None:
         raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive member {bad}")
