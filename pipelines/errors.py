@@ -32,7 +32,7 @@ MESSAGES: dict[str, str] = {
     "mental_health).",
     "E014": "unsupported file type '{suffix}'. Supported: {known}.",
     "E015": "the file does not exist.",
-    "E016": "duplicate id '{value}' (also on row {other}). Every row's id must be unique in a file.",
+    "E016": "duplicate id '{value}' (also on {other}). Every row's id must be unique in a file.",
     "E017": "the file is {size} bytes, over the limit of {limit} bytes for {fmt} files. Split it "
     "into smaller files.",
     "E018": "the source id '{value}' is not in the sources file {sources}. Add the source there "

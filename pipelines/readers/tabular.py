@@ -149,7 +149,8 @@ def iter_records(
             if external_id:
                 other = seen_ids.first_row(external_id, row)
                 if other is not None:
-                    raise input_error("E016", shown, row=row, value=external_id, other=other)
+                    where = other if isinstance(other, str) else f"row {other}"
+                    raise input_error("E016", shown, row=row, value=external_id, other=where)
             meta = {k: cell(v) for k, v in values.items() if k not in reserved and cell(v)}
             yield ExcerptRecord(
                 text=text,
@@ -307,7 +308,9 @@ def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, 
         if not source_id:
             raise input_error("E003", shown, column="source_id", found=", ".join(values))
         if source_id in seen:
-            raise input_error("E016", shown, row=row, value=source_id, other=seen[source_id])
+            raise input_error(
+                "E016", shown, row=row, value=source_id, other=f"row {seen[source_id]}"
+            )
         seen[source_id] = row
         meta = {
             k: cell(v)
