@@ -7,6 +7,7 @@ Each test adds its figures to test-artifacts/reliability.json for the README.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -25,9 +26,12 @@ def count(ci: int, full: int) -> int:
 def record(name: str, **figures) -> None:
     """Merge `figures` under `name` into the reliability report."""
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    data[name] = {**figures, "mode": "full" if FULL else "ci"}
-    REPORT.write_text(json.dumps(data, indent=1, sort_keys=True))
+    # Locked: `make reliability` may run test files in parallel processes.
+    with (REPORT.parent / "reliability.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+        data[name] = {**figures, "mode": "full" if FULL else "ci"}
+        REPORT.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def integrity(path: Path) -> str:

@@ -157,7 +157,7 @@ def _rerun(db: Path, *args: str) -> None:
 def test_ingest_killed_at_random_moments(tmp_path, capsys):
     rng = random.Random(8)
     db = tmp_path / "store.sqlite"
-    target = count(4, 30)
+    target = count(4, 34)
     rows = 2000
     first = tmp_path / "first.csv"
     _write_file(first, "first", rows, rng)
@@ -201,7 +201,7 @@ def test_ingest_killed_at_random_moments(tmp_path, capsys):
 def test_build_killed_at_random_moments(tmp_path, capsys):
     rng = random.Random(80)
     db = tmp_path / "store.sqlite"
-    target = count(2, 20)
+    target = count(2, 16)
     start = tmp_path / "start.csv"
     _write_file(start, "start", 90, rng)
     _rerun(db, "ingest", str(start))
