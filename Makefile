@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup corpus run test test-fast browser lint bench clean
+.PHONY: setup corpus run test test-fast reliability browser lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,6 +36,16 @@ test: setup browser
 
 test-fast: setup
 	$(PY) -m pytest -m "not model and not browser and not slow"
+
+# The reliability tests (#8) at full strength: 50 kills, 300 fuzzed files per format, a
+# million-row CSV, a 100 MB file. Figures go to test-artifacts/reliability.json.
+RELIABILITY_TESTS := tests/test_fuzz_input.py tests/test_input_limits.py tests/test_kills.py \
+	tests/test_concurrency.py tests/test_hostile_text.py tests/test_boundaries.py
+
+reliability: setup
+	rm -f test-artifacts/reliability.json
+	CROSSWALK_RELIABILITY=full $(PY) -m pytest $(RELIABILITY_TESTS)
+	cat test-artifacts/reliability.json
 
 lint: setup
 	$(PY) -m ruff check pipelines crosswalk_ui tests benchmarks app.py

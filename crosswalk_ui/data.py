@@ -1,7 +1,8 @@
 """Cached access to the store and the current run for the pages.
 
-The connection, the model and the search index are loaded once (`st.cache_resource`); tables are
-cached per store version, so a new ingest or run from the CLI shows up without a restart.
+The model and the search index are loaded once (`st.cache_resource`) and the connection once per
+thread; tables are cached per store version, so a new ingest or run from the CLI shows up without
+a restart.
 """
 
 from __future__ import annotations
@@ -20,9 +21,17 @@ def db_path() -> str:
     return str(store.default_db_path())
 
 
-@st.cache_resource
+_connections = threading.local()
+
+
 def connection(path: str):
-    return store.connect(path)
+    """This thread's connection to the store. Streamlit runs sessions in separate threads, and a
+    SQLite connection holds one transaction at a time: sessions sharing one connection failed
+    with "cannot start a transaction within a transaction" when two wrote at once."""
+    by_path = _connections.__dict__.setdefault("by_path", {})
+    if path not in by_path:
+        by_path[path] = store.connect(path)
+    return by_path[path]
 
 
 def conn():

@@ -32,7 +32,7 @@ MESSAGES: dict[str, str] = {
     "mental_health).",
     "E014": "unsupported file type '{suffix}'. Supported: {known}.",
     "E015": "the file does not exist.",
-    "E016": "duplicate id '{value}' (also on row {other}). Every row's id must be unique in a file.",
+    "E016": "duplicate id '{value}' (also on {other}). Every row's id must be unique in a file.",
     "E017": "the file is {size} bytes, over the limit of {limit} bytes for {fmt} files. Split it "
     "into smaller files.",
     "E018": "the source id '{value}' is not in the sources file {sources}. Add the source there "
@@ -52,6 +52,8 @@ MESSAGES: dict[str, str] = {
     "E028": "no excerpt with id {value} in the store.",
     "E029": "the output path {value} is not allowed: {detail}.",
     "E030": "the archive expands to more than {limit} bytes (a possible zip bomb). Refused.",
+    "E031": "the file changed while it was being ingested. Nothing from it was written; run the "
+    "command again once the file is saved.",
     "E040": "workshop focus: {detail}. Give a concept key such as chime/hope, a theme such as "
     "theme:T3, or a question in words.",
     "E041": "workshop request: {detail}.",

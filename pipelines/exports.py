@@ -27,6 +27,32 @@ def neutralise(value):
     return value
 
 
+def safe_output_path(folder: Path, name: str) -> Path:
+    """`folder / name` for a file name that comes from data or a user (a theme or concept label, an
+    uploaded file's name), refusing any name that would land outside `folder` or on the folder."""
+    candidate = Path(name)
+    if (
+        not name.strip()
+        or name in (".", "..")
+        or candidate.is_absolute()
+        or candidate.name != name
+        or "\\" in name
+        or "\x00" in name
+    ):
+        raise input_error(
+            "E029",
+            None,
+            value=repr(name),
+            detail=f"give a plain file name to write inside {folder}",
+        )
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve():
+        raise input_error(
+            "E029", None, value=repr(name), detail=f"it would be written outside {folder}"
+        )
+    return path
+
+
 @dataclass
 class Exporter:
     name: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,11 +50,13 @@ class FileReport:
     split: int = 0
 
 
-def prepare(result: ReadResult, conn: sqlite3.Connection) -> list[PreparedExcerpt]:
-    """Validate every record of a file against the store's vocabularies; split long texts."""
+def prepare_iter(
+    result: ReadResult, conn: sqlite3.Connection, *, rejected: list[tuple[int | str, str]]
+) -> Iterator[PreparedExcerpt]:
+    """Validate each record of a file against the store's vocabularies and split long texts, one
+    record at a time; records whose text normalises to nothing go to `rejected`."""
     closed = store.fields_closed(conn)
     known_fields = set(store.field_labels(conn))
-    prepared: list[PreparedExcerpt] = []
     for record in result.excerpts:
         field_value = (record.field or "").strip()
         if not field_value:
@@ -82,7 +85,7 @@ def prepare(result: ReadResult, conn: sqlite3.Connection) -> list[PreparedExcerp
         record.source.evidence_type = evidence
         text = normalise_text(record.text)
         if not text:
-            result.rejected.append((record.row, "empty text"))
+            rejected.append((record.row, "empty text"))
             continue
         chunks = split_long(text)
         for index, chunk in enumerate(chunks):
@@ -92,53 +95,77 @@ def prepare(result: ReadResult, conn: sqlite3.Connection) -> list[PreparedExcerp
                 piece.split_index, piece.split_count = index, len(chunks)
                 if record.external_id:
                     piece.external_id = f"{record.external_id}#{index + 1}"
-            prepared.append(PreparedExcerpt(piece, chunk, text_hash(chunk), field_value, kind))
-    return prepared
+            yield PreparedExcerpt(piece, chunk, text_hash(chunk), field_value, kind)
+
+
+def prepare(result: ReadResult, conn: sqlite3.Connection) -> list[PreparedExcerpt]:
+    """Every record of a file validated and split, as a list; skipped rows join `result.rejected`."""
+    return list(prepare_iter(result, conn, rejected=result.rejected))
+
+
+# Sources looked up by key are remembered up to this many, so memory stays bounded on a file
+# with a million distinct sources.
+SOURCE_CACHE = 10_000
+
+
+def _source_id(conn: sqlite3.Connection, source, cache: dict[str, int]) -> int:
+    key = source.identity()
+    if key in cache:
+        return cache[key]
+    row = conn.execute("SELECT id FROM sources WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        row = (
+            conn.execute(
+                "INSERT INTO sources (key, title, authors, year, venue, doi, url, evidence_type, citation, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    normalise_text(source.title),
+                    source.authors,
+                    source.year,
+                    source.venue,
+                    source.doi,
+                    source.url,
+                    source.evidence_type,
+                    source.citation,
+                    json.dumps(source.meta),
+                ),
+            ).lastrowid,
+        )
+    if len(cache) >= SOURCE_CACHE:
+        cache.clear()
+    cache[key] = row[0]
+    return row[0]
 
 
 def write_file(
-    conn: sqlite3.Connection, result: ReadResult, prepared: list[PreparedExcerpt], digest: str
+    conn: sqlite3.Connection,
+    result: ReadResult,
+    prepared: Iterable[PreparedExcerpt],
+    digest: str,
+    *,
+    rejected: list[tuple[int | str, str]] | None = None,
 ) -> FileReport:
-    """Write one file's excerpts in a single transaction; the same text in the same field is unchanged."""
-    report = FileReport(result.path, result.format, rejected=list(result.rejected))
+    """Write one file's excerpts in a single transaction; the same text in the same field is unchanged.
+
+    `prepared` may be a generator that reads the file as it goes: anything it raises rolls the
+    whole file back. `rejected` holds the rows that preparing skipped.
+    """
+    report = FileReport(result.path, result.format)
     with store.transaction(conn):
         source_ids: dict[str, int] = {}
         known_fields = set(store.field_labels(conn))
-        for item in prepared:
-            if item.field not in known_fields:
-                store.add_field(conn, item.field)
-                known_fields.add(item.field)
-            source = item.record.source
-            key = source.identity()
-            if key not in source_ids:
-                row = conn.execute("SELECT id FROM sources WHERE key = ?", (key,)).fetchone()
-                if row is None:
-                    cursor = conn.execute(
-                        "INSERT INTO sources (key, title, authors, year, venue, doi, url, evidence_type, citation, meta) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            key,
-                            normalise_text(source.title),
-                            source.authors,
-                            source.year,
-                            source.venue,
-                            source.doi,
-                            source.url,
-                            source.evidence_type,
-                            source.citation,
-                            json.dumps(source.meta),
-                        ),
-                    )
-                    source_ids[key] = cursor.lastrowid
-                else:
-                    source_ids[key] = row[0]
         cursor = conn.execute(
             "INSERT INTO files (path, sha256, format, ingested_at, n_new, n_unchanged, n_rejected) VALUES (?, ?, ?, ?, 0, 0, 0)",
             (result.path, digest, result.format, store.now()),
         )
         file_id = cursor.lastrowid
         for item in prepared:
+            if item.field not in known_fields:
+                store.add_field(conn, item.field)
+                known_fields.add(item.field)
             record = item.record
+            source_id = _source_id(conn, record.source, source_ids)
             exists = conn.execute(
                 "SELECT 1 FROM excerpts WHERE field = ? AND text_hash = ?",
                 (item.field, item.text_hash),
@@ -150,7 +177,7 @@ def write_file(
                 "INSERT INTO excerpts (source_id, field, kind, location, external_id, text, text_hash, meta, "
                 "file_id, split_index, split_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    source_ids[record.source.identity()],
+                    source_id,
                     item.field,
                     item.kind,
                     record.location,
@@ -166,6 +193,8 @@ def write_file(
             )
             report.new += 1
             report.split += int(record.split_count > 1)
+        # Read after the pass: a streamed file refills its list of skipped rows on every pass.
+        report.rejected = list(result.rejected) + list(rejected or [])
         conn.execute(
             "UPDATE files SET n_new = ?, n_unchanged = ?, n_rejected = ? WHERE id = ?",
             (report.new, report.unchanged, len(report.rejected), file_id),
@@ -235,21 +264,48 @@ def ingest_paths(
     if sources_path is not None:
         options.sources = read_sources_table(sources_path, encoding=options.encoding)
         options.sources_path = str(sources_path)
+    # Pass 1 reads and validates every file without writing; pass 2 reads each file again and
+    # writes it in its own transaction. CSV, TSV and JSONL are streamed in both passes, so memory
+    # stays bounded however long the file is.
     staged = []
     for index, path in enumerate(paths):
         shown = display_names[index] if display_names else str(path)
         file_options = ReadOptions(**{**options.__dict__, "display_name": shown})
-        result = read_file(Path(path), file_options)
-        prepared = prepare(result, conn)
-        staged.append((result, prepared, hashlib.sha256(Path(path).read_bytes()).hexdigest()))
+        result = read_file(Path(path), file_options, stream=True)
+        for _ in prepare_iter(result, conn, rejected=[]):
+            pass
+        staged.append((result, Path(path), file_digest(Path(path))))
         if progress:
             progress(index + 1, len(paths) * 2, f"read {shown}")
     reports = []
-    for index, (result, prepared, digest) in enumerate(staged):
-        reports.append(write_file(conn, result, prepared, digest))
+    for index, (result, path, digest) in enumerate(staged):
+        rejected: list[tuple[int | str, str]] = []
+        reports.append(
+            write_file(
+                conn,
+                result,
+                _unchanged_since(path, digest, result, conn, rejected),
+                digest,
+                rejected=rejected,
+            )
+        )
         if progress:
             progress(len(paths) + index + 1, len(paths) * 2, f"stored {result.path}")
     return reports
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _unchanged_since(
+    path: Path, digest: str, result: ReadResult, conn: sqlite3.Connection, rejected: list
+) -> Iterator[PreparedExcerpt]:
+    """The file's records for pass 2, refusing a file that changed after pass 1 validated it."""
+    if file_digest(path) != digest:
+        raise input_error("E031", result.path)
+    yield from prepare_iter(result, conn, rejected=rejected)
 
 
 BUNDLED_EXCERPTS = store.PROJECT_ROOT / "corpus" / "excerpts.csv"

@@ -5,7 +5,8 @@ A new format is one new module that calls `register` plus one import line below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import codecs
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -63,8 +64,14 @@ def reader_for(path: Path, *, shown: str | None = None) -> ReaderSpec:
     raise input_error("E014", shown or path, suffix=suffix or "(none)", known=known)
 
 
-def read_file(path: Path, options: ReadOptions | None = None) -> ReadResult:
-    """Read one file with the reader registered for its extension."""
+def read_file(
+    path: Path, options: ReadOptions | None = None, *, stream: bool = False
+) -> ReadResult:
+    """Read one file with the reader registered for its extension.
+
+    With `stream=True` a reader that can stream (CSV, TSV, JSONL) returns its excerpts as a
+    `RecordStream` that reads the file afresh on every pass; otherwise they come as a list.
+    """
     options = options or ReadOptions()
     shown = options.display_name or str(path)
     if not path.is_file():
@@ -77,7 +84,71 @@ def read_file(path: Path, options: ReadOptions | None = None) -> ReadResult:
         raise input_error("E017", shown, size=size, limit=MAX_FILE_BYTES, fmt=spec.name)
     result = spec.read(path, options)
     result.path = shown
+    if not stream and isinstance(result.excerpts, RecordStream):
+        result.excerpts = list(result.excerpts)
     return result
+
+
+class RecordStream:
+    """A file's excerpt records, produced afresh each time it is iterated.
+
+    Ingest validates a file in one pass and writes it in a second, so a file of any length is
+    never held in memory. `rejected` is the list of rows skipped in the latest pass.
+    """
+
+    def __init__(self, produce: Callable[[list], Iterator]):
+        self._produce = produce
+        self.rejected: list[tuple[int | str, str]] = []
+
+    def __iter__(self) -> Iterator:
+        self.rejected.clear()
+        return self._produce(self.rejected)
+
+
+def _choose_encoding(head: bytes, *, shown: str, encoding: str | None, fmt: str) -> str:
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise input_error("E004", shown, encoding=encoding, detail=str(exc)[:120]) from None
+        return encoding
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head:
+        raise input_error("E005", shown, fmt=fmt, detail="it contains binary data (NUL bytes)")
+    return "utf-8-sig"
+
+
+def _locate_decode_error(path: Path, encoding: str) -> tuple[int, int]:
+    """The line and byte offset of the first byte that does not decode, found by a second pass."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, offset = 1, 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                return line, max(offset + exc.start, 0)
+            line += 1
+            offset += len(raw)
+    return line, offset
+
+
+def iter_text_lines(path: Path, *, shown: str, encoding: str | None, fmt: str) -> Iterator[str]:
+    """The lines of a text file (endings kept, split as `newline=""` does), decoded like
+    `decode_text`, without reading the file whole."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    chosen = _choose_encoding(head, shown=shown, encoding=encoding, fmt=fmt)
+    label = encoding or ("UTF-16" if chosen == "utf-16" else "UTF-8")
+    with path.open("r", encoding=chosen, newline="") as handle:
+        try:
+            yield from handle
+        except UnicodeError:
+            line, byte = _locate_decode_error(path, chosen)
+            raise input_error(
+                "E004", shown, row=f"line {line}", encoding=label, detail=f"byte {byte}"
+            ) from None
 
 
 def decode_text(data: bytes, *, shown: str, encoding: str | None, fmt: str) -> str:
@@ -109,6 +180,7 @@ def decode_text(data: bytes, *, shown: str, encoding: str | None, fmt: str) -> s
 def check_zip(path: Path, *, shown: str, fmt: str) -> None:
     """Refuse archives that are not zips or that expand beyond the limit (zip bombs)."""
     import zipfile
+    import zlib
 
     if not zipfile.is_zipfile(path):
         raise input_error(
@@ -118,7 +190,9 @@ def check_zip(path: Path, *, shown: str, fmt: str) -> None:
         with zipfile.ZipFile(path) as archive:
             total = sum(info.file_size for info in archive.infolist())
             bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+        # zlib.error: a member whose compressed data is corrupt; NotImplementedError: a
+        # compression method zipfile does not support. Both mean the file cannot be read.
         raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive ({exc})") from None
     if bad is not None:
         raise input_error("E005", shown, fmt=fmt, detail=f"damaged archive member {bad}")

@@ -7,14 +7,14 @@ table (`ingest --sources FILE`), which is how the bundled corpus keeps one row p
 from __future__ import annotations
 
 import csv
-import io
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import input_error
 from ..records import ExcerptRecord, ReadResult, SourceRecord
-from . import ReadOptions, check_zip, decode_text, file_source, register
+from . import ReadOptions, RecordStream, check_zip, file_source, iter_text_lines, register
 
 SOURCE_COLUMNS = ("title", "authors", "year", "venue", "doi", "url", "evidence_type", "citation")
 KNOWN_COLUMNS = {"text", "id", "field", "kind", "page", "source_id", *SOURCE_COLUMNS}
@@ -75,47 +75,84 @@ def source_from_row(
     )
 
 
-def rows_to_records(
-    rows: Iterable[tuple[int | str, dict]], *, path: Path, options: ReadOptions, fmt: str
-) -> ReadResult:
-    """Map header-keyed rows to excerpt records, checking the columns once and each row's values."""
+class SeenIds:
+    """The ids met so far in a file and the row of each, in memory up to `limit` ids and in a
+    temporary on-disk SQLite table beyond, so a file with a million ids stays in bounded memory."""
+
+    def __init__(self, *, limit: int = 50_000):
+        self.limit = limit
+        self.recent: dict[str, int | str] = {}
+        self.spill: sqlite3.Connection | None = None
+
+    def first_row(self, value: str, row: int | str) -> int | str | None:
+        """Record `value` at `row`; return the row it was first seen on if it is a repeat."""
+        if value in self.recent:
+            return self.recent[value]
+        if self.spill is not None:
+            found = self.spill.execute("SELECT row FROM ids WHERE id = ?", (value,)).fetchone()
+            if found is not None:
+                return json.loads(found[0])
+        self.recent[value] = row
+        if len(self.recent) >= self.limit:
+            if self.spill is None:
+                # "" opens a private temporary database that SQLite keeps on disk once it grows.
+                self.spill = sqlite3.connect("")
+                self.spill.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, row TEXT NOT NULL)")
+            self.spill.executemany(
+                "INSERT INTO ids VALUES (?, ?)",
+                ((k, json.dumps(v)) for k, v in self.recent.items()),
+            )
+            self.recent.clear()
+        return None
+
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+
+
+def iter_records(
+    rows: Iterable[tuple[int | str, dict]],
+    *,
+    path: Path,
+    options: ReadOptions,
+    rejected: list[tuple[int | str, str]],
+) -> Iterator[ExcerptRecord]:
+    """Map header-keyed rows to excerpt records one at a time, checking the columns once and each
+    row's values; rows with no text go to `rejected`."""
     shown = options.display_name or str(path)
     text_col = options.text_column.strip().lower()
     id_col = options.id_column.strip().lower()
     field_col = options.field_column.strip().lower()
-    excerpts: list[ExcerptRecord] = []
-    rejected: list[tuple[int | str, str]] = []
-    seen_ids: dict[str, int | str] = {}
+    reserved = {text_col, id_col, field_col, *KNOWN_COLUMNS}
+    seen_ids = SeenIds()
     n_rows = 0
     columns_checked = False
-    for row, raw in rows:
-        values = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
-        if not columns_checked:
-            if text_col not in values:
-                found = ", ".join(sorted(values)) or "(none)"
-                raise input_error("E003", shown, column=text_col, found=found)
-            columns_checked = True
-        n_rows += 1
-        text_value = values.get(text_col)
-        if text_value is not None and not isinstance(text_value, str | int | float):
-            raise input_error(
-                "E022", shown, row=row, column=text_col, kind=type(text_value).__name__
-            )
-        text = cell(text_value)
-        if not text:
-            rejected.append((row, "empty text"))
-            continue
-        external_id = cell(values.get(id_col))
-        if external_id:
-            if external_id in seen_ids:
+    try:
+        for row, raw in rows:
+            values = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+            if not columns_checked:
+                if text_col not in values:
+                    found = ", ".join(sorted(values)) or "(none)"
+                    raise input_error("E003", shown, column=text_col, found=found)
+                columns_checked = True
+            n_rows += 1
+            text_value = values.get(text_col)
+            if text_value is not None and not isinstance(text_value, str | int | float):
                 raise input_error(
-                    "E016", shown, row=row, value=external_id, other=seen_ids[external_id]
+                    "E022", shown, row=row, column=text_col, kind=type(text_value).__name__
                 )
-            seen_ids[external_id] = row
-        reserved = {text_col, id_col, field_col, *KNOWN_COLUMNS}
-        meta = {k: cell(v) for k, v in values.items() if k not in reserved and cell(v)}
-        excerpts.append(
-            ExcerptRecord(
+            text = cell(text_value)
+            if not text:
+                rejected.append((row, "empty text"))
+                continue
+            external_id = cell(values.get(id_col))
+            if external_id:
+                other = seen_ids.first_row(external_id, row)
+                if other is not None:
+                    where = other if isinstance(other, str) else f"row {other}"
+                    raise input_error("E016", shown, row=row, value=external_id, other=where)
+            meta = {k: cell(v) for k, v in values.items() if k not in reserved and cell(v)}
+            yield ExcerptRecord(
                 text=text,
                 source=source_from_row(values, shown=shown, row=row, options=options, path=path),
                 field=cell(values.get(field_col)) or options.field,
@@ -125,16 +162,26 @@ def rows_to_records(
                 row=row,
                 meta=meta,
             )
-        )
-    if not columns_checked:
+    finally:
+        seen_ids.close()
+    if not columns_checked or n_rows == 0:
         raise input_error("E002", shown)
-    if n_rows == 0:
-        raise input_error("E002", shown)
+
+
+def rows_to_records(
+    rows: Iterable[tuple[int | str, dict]], *, path: Path, options: ReadOptions, fmt: str
+) -> ReadResult:
+    """All the records of `rows` at once (for readers whose rows are already in memory)."""
+    shown = options.display_name or str(path)
+    rejected: list[tuple[int | str, str]] = []
+    excerpts = list(iter_records(rows, path=path, options=options, rejected=rejected))
     return ReadResult(path=shown, format=fmt, excerpts=excerpts, rejected=rejected)
 
 
-def _delimited_rows(text: str, *, delimiter: str, shown: str) -> Iterator[tuple[int, dict]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+def _delimited_rows(
+    lines: Iterable[str], *, delimiter: str, shown: str
+) -> Iterator[tuple[int, dict]]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
@@ -158,45 +205,52 @@ def _delimited_rows(text: str, *, delimiter: str, shown: str) -> Iterator[tuple[
         ) from None
 
 
-def _read_delimited(path: Path, options: ReadOptions, *, delimiter: str, fmt: str) -> ReadResult:
+def _stream_delimited(path: Path, options: ReadOptions, *, delimiter: str, fmt: str) -> ReadResult:
     shown = options.display_name or str(path)
-    text = decode_text(path.read_bytes(), shown=shown, encoding=options.encoding, fmt=fmt)
-    if not text.strip():
-        raise input_error("E001", shown)
-    rows = _delimited_rows(text, delimiter=delimiter, shown=shown)
-    return rows_to_records(rows, path=path, options=options, fmt=fmt)
+
+    def produce(rejected: list) -> Iterator[ExcerptRecord]:
+        lines = iter_text_lines(path, shown=shown, encoding=options.encoding, fmt=fmt)
+        rows = _delimited_rows(lines, delimiter=delimiter, shown=shown)
+        return iter_records(rows, path=path, options=options, rejected=rejected)
+
+    stream = RecordStream(produce)
+    return ReadResult(path=shown, format=fmt, excerpts=stream, rejected=stream.rejected)
 
 
 @register("csv", extensions=(".csv",))
 def read_csv(path: Path, options: ReadOptions) -> ReadResult:
-    return _read_delimited(path, options, delimiter=",", fmt="csv")
+    return _stream_delimited(path, options, delimiter=",", fmt="csv")
 
 
 @register("tsv", extensions=(".tsv", ".tab"))
 def read_tsv(path: Path, options: ReadOptions) -> ReadResult:
-    return _read_delimited(path, options, delimiter="\t", fmt="tsv")
+    return _stream_delimited(path, options, delimiter="\t", fmt="tsv")
+
+
+def _jsonl_rows(lines: Iterable[str], *, shown: str) -> Iterator[tuple[str, dict]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise input_error("E021", shown, row=f"line {number}", detail=exc.msg) from None
+        if not isinstance(value, dict):
+            raise input_error("E021", shown, row=f"line {number}", detail="not an object")
+        yield f"line {number}", value
 
 
 @register("jsonl", extensions=(".jsonl", ".ndjson"))
 def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
     shown = options.display_name or str(path)
-    text = decode_text(path.read_bytes(), shown=shown, encoding=options.encoding, fmt="JSONL")
-    if not text.strip():
-        raise input_error("E001", shown)
 
-    def rows() -> Iterator[tuple[str, dict]]:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise input_error("E021", shown, row=f"line {number}", detail=exc.msg) from None
-            if not isinstance(value, dict):
-                raise input_error("E021", shown, row=f"line {number}", detail="not an object")
-            yield f"line {number}", value
+    def produce(rejected: list) -> Iterator[ExcerptRecord]:
+        lines = iter_text_lines(path, shown=shown, encoding=options.encoding, fmt="JSONL")
+        rows = _jsonl_rows(lines, shown=shown)
+        return iter_records(rows, path=path, options=options, rejected=rejected)
 
-    return rows_to_records(rows(), path=path, options=options, fmt="jsonl")
+    stream = RecordStream(produce)
+    return ReadResult(path=shown, format="jsonl", excerpts=stream, rejected=stream.rejected)
 
 
 @register("xlsx", extensions=(".xlsx", ".xlsm"))
@@ -246,15 +300,17 @@ def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, 
     shown = str(path)
     if not path.is_file():
         raise input_error("E015", shown)
-    text = decode_text(path.read_bytes(), shown=shown, encoding=encoding, fmt="CSV")
+    lines = iter_text_lines(path, shown=shown, encoding=encoding, fmt="CSV")
     sources: dict[str, SourceRecord] = {}
     seen: dict[str, int] = {}
-    for row, values in _delimited_rows(text, delimiter=",", shown=shown):
+    for row, values in _delimited_rows(lines, delimiter=",", shown=shown):
         source_id = cell(values.get("source_id"))
         if not source_id:
             raise input_error("E003", shown, column="source_id", found=", ".join(values))
         if source_id in seen:
-            raise input_error("E016", shown, row=row, value=source_id, other=seen[source_id])
+            raise input_error(
+                "E016", shown, row=row, value=source_id, other=f"row {seen[source_id]}"
+            )
         seen[source_id] = row
         meta = {
             k: cell(v)
