@@ -27,8 +27,10 @@ from .themes import (
     cluster,
     key_terms,
     match_themes,
+    normalise,
     representatives,
     stability,
+    theme_features,
     theme_label,
     theme_space,
 )
@@ -146,13 +148,19 @@ def theme_analysis(
     with_stability: bool = True,
     stop_words: frozenset[str] = frozenset(),
 ) -> dict:
-    """Cluster, label and describe a set of excerpts (all of them, or one lens)."""
+    """Cluster, label and describe a set of excerpts (all of them, or one lens).
+
+    Themes are clustered on the embeddings joined with the words (`theme_features`); their centres
+    and representatives are taken in the field-centred embedding space alone, whose axes do not
+    change from run to run, so a rebuild can match themes by centre."""
     vectors = theme_space(vectors, fields)
-    clustering = cluster(vectors, seed=seed)
+    features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
+    clustering = cluster(features, seed=seed)
     labels = clustering.labels
+    centres = normalise(np.vstack([vectors[labels == t].mean(axis=0) for t in range(clustering.k)]))
     terms = key_terms(texts, labels, extra_stop_words=stop_words)
     scores = (
-        stability(vectors, labels, k=clustering.k, seed=seed)
+        stability(features, labels, k=clustering.k, seed=seed)
         if with_stability and clustering.k > 1
         else np.ones(clustering.k)
     )
@@ -165,7 +173,7 @@ def theme_analysis(
         reps = {}
         for field in field_order:
             in_field = members[fields_arr[members] == field]
-            reps[field] = representatives(vectors, in_field, clustering.centres[t], count=3)
+            reps[field] = representatives(vectors, in_field, centres[t], count=3)
         verdict = verdict_list[t]
         themes.append(
             {
@@ -185,7 +193,7 @@ def theme_analysis(
     return {
         "vectors": vectors,
         "labels": labels,
-        "centres": clustering.centres,
+        "centres": centres,
         "k": clustering.k,
         "silhouette": clustering.scores,
         "themes": themes,
@@ -217,7 +225,7 @@ def run_analysis(
         "model_id": embedder.model_id,
         "frameworks": _frameworks_hash(frameworks),
         "software_version": __version__,
-        "method": "field-centred-ward-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v2-surname-stopwords",
+        "method": "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/v3",
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
@@ -363,7 +371,7 @@ def run_analysis(
         "clustering": {
             "k": main["k"],
             "silhouette": main["silhouette"],
-            "method": "Ward on field-centred embeddings, k by silhouette",
+            "method": "Ward on field-centred embeddings joined with field-centred LSA of the words, k by silhouette",
         },
         "theme_identity": {
             "members": {
