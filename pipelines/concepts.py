@@ -12,6 +12,7 @@ tag carries its score and the evidence that matched.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -166,6 +167,7 @@ def all_concepts(frameworks: list[Framework]) -> list[Concept]:
 _WORD = re.compile(r"[a-z0-9']+")
 
 
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:

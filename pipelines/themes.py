@@ -27,6 +27,7 @@ WARD_MAX = 6000  # above this, Ward runs on k-means micro-clusters
 MICRO_CLUSTERS = 2000
 SILHOUETTE_SAMPLE = 3000
 LEXICAL_DIMENSIONS = 100  # latent semantic analysis components joined to the embeddings
+LEXICAL_FIT_MAX = 10000  # above this, the word analysis is fitted on a fixed sample
 
 # Words every excerpt in this domain uses; they make poor theme labels.
 DOMAIN_STOP_WORDS = {
@@ -186,10 +187,15 @@ def lexical_space(
     components = min(dimensions, weights.shape[1] - 1, len(texts) - 1)
     if components < 2:
         return None
-    reduced = TruncatedSVD(components, algorithm="randomized", random_state=0).fit_transform(
-        weights
-    )
-    return theme_space(normalise(reduced).astype(np.float32), fields)
+    svd = TruncatedSVD(components, algorithm="randomized", random_state=0)
+    if len(texts) > LEXICAL_FIT_MAX:
+        # The word axes are found on a fixed sample (the SVD dominates the cost at 100k excerpts);
+        # every excerpt is then projected onto them.
+        sample = np.random.default_rng(0).choice(len(texts), LEXICAL_FIT_MAX, replace=False)
+        svd.fit(weights[np.sort(sample)])
+    else:
+        svd.fit(weights)
+    return theme_space(normalise(svd.transform(weights)).astype(np.float32), fields)
 
 
 def theme_features(

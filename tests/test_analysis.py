@@ -339,3 +339,15 @@ def test_a_users_codebook_is_tagged_apart_from_the_bundled_frameworks(tmp_path):
         [t["score"] for t in row] == sorted((t["score"] for t in row), reverse=True)
         for row in together
     )
+
+
+def test_word_analysis_of_a_large_corpus_is_fitted_on_a_fixed_sample(monkeypatch):
+    from pipelines import themes
+
+    texts = [f"hope housing work {w} note" for w in ("family", "rent", "job", "peer")] * 10
+    fields = ["a", "b"] * 20
+    full = themes.lexical_space(texts, fields)
+    monkeypatch.setattr(themes, "LEXICAL_FIT_MAX", 12)
+    sampled = themes.lexical_space(texts, fields)
+    assert sampled.shape == full.shape
+    assert np.array_equal(sampled, themes.lexical_space(texts, fields))  # same sample every time
