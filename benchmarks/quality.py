@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 from pipelines import store  # noqa: E402
 from pipelines.analysis import run_analysis, theme_analysis  # noqa: E402
 from pipelines.compare import analogues  # noqa: E402
-from pipelines.concepts import all_concepts, concept_prototypes, load_framework, load_frameworks  # noqa: E402
+from pipelines.concepts import all_concepts, load_framework, load_frameworks  # noqa: E402
 from pipelines.embed import embed_missing, get_embedder  # noqa: E402
 from pipelines.ingest import ingest_bundled_corpus  # noqa: E402
+from pipelines.themes import author_surnames, theme_space  # noqa: E402
 
 DEVSET = ROOT / "benchmarks" / "devset"
 
@@ -111,8 +113,9 @@ def compare_bertopic(
     labels = np.array(first)
     results["bertopic"] = bertopic.__version__
     results["bertopic_seed"] = seed
-    results["nmi_bertopic"] = normalized_mutual_info_score(gold, labels)
-    results["ari_bertopic"] = adjusted_rand_score(gold, labels)
+    half = halves(frame["external_id"].tolist())
+    _by_part(results, "nmi_bertopic", normalized_mutual_info_score, half, gold, labels)
+    _by_part(results, "ari_bertopic", adjusted_rand_score, half, gold, labels)
     results["bertopic_topics"] = len(set(first) - {-1})
     results["bertopic_outliers"] = int((labels == -1).sum())
     results["bertopic_outlier_share"] = float((labels == -1).mean())
@@ -123,6 +126,53 @@ def compare_bertopic(
     results["ours_theme_seconds_no_stability"] = min(bare_times)
     results["time_ratio_ours_bertopic"] = min(ours_times) / min(fit_times)
     return results
+
+
+def halves(external_ids: list[str]) -> np.ndarray:
+    """0 for half A, 1 for half B, by a fixed hash of the excerpt's id. Tagging defaults were
+    chosen on half A; half B was only looked at to report it."""
+    return np.array([zlib.crc32(e.encode()) % 2 for e in external_ids])
+
+
+PARTS = {"": None, "_A": 0, "_B": 1}  # result-name suffix -> half (None: the whole set)
+
+
+def _by_part(results: dict, name: str, score, half: np.ndarray, *arrays) -> None:
+    for suffix, part in PARTS.items():
+        mask = np.ones(len(half), dtype=bool) if part is None else half == part
+        results[name + suffix] = score(*(np.asarray(a)[mask] for a in arrays))
+
+
+def _macro_f1(y_true, y_pred) -> float:
+    return f1_score(y_true, y_pred, average="macro", zero_division=0)
+
+
+def leave_one_field_out(frame, vectors: np.ndarray, gold: list[str], *, seed: int) -> dict:
+    """Themes with each field left out in turn (our method, not told k, against k-means told the
+    number of labels present): a check that the theme method holds on corpora it was not shaped
+    on. Mean NMI over the four runs."""
+    texts = frame["text"].tolist()
+    fields = frame["field"].tolist()
+    surnames = author_surnames(frame["authors"].tolist())
+    gold_arr = np.asarray(gold)
+    ours, kmeans = [], []
+    for left_out in sorted(set(fields)):
+        index = np.flatnonzero(np.asarray(fields) != left_out)
+        sub_fields = [fields[i] for i in index]
+        found = theme_analysis(
+            vectors[index],
+            [texts[i] for i in index],
+            sub_fields,
+            sorted(set(sub_fields)),
+            seed=seed,
+            with_stability=False,
+            stop_words=surnames,
+        )
+        ours.append(normalized_mutual_info_score(gold_arr[index], found["labels"]))
+        k = len(set(gold_arr[index]))
+        km = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(vectors[index])
+        kmeans.append(normalized_mutual_info_score(gold_arr[index], km.labels_))
+    return {"nmi_ours_lofo": float(np.mean(ours)), "nmi_kmeans_true_k_lofo": float(np.mean(kmeans))}
 
 
 def evaluate(conn, embedder, *, seed: int = 42) -> dict:
@@ -140,61 +190,61 @@ def evaluate(conn, embedder, *, seed: int = 42) -> dict:
     )
     vectors = vectors_all[keep]
     gold = [labels[e][0] for e in frame["external_id"]]
+    half = halves(frame["external_id"].tolist())
     assignments = store.run_result(conn, run_id, "assignments")
     ours = [assignments[str(i)] for i in frame["excerpt_id"]]
     true_k = len(set(gold))
-    results = {"excerpts": len(frame), "true_k": true_k, "build_seconds": round(elapsed, 1)}
+    results = {
+        "excerpts": len(frame),
+        "half_sizes": (int((half == 0).sum()), int((half == 1).sum())),
+        "true_k": true_k,
+        "build_seconds": round(elapsed, 1),
+    }
     results["themes_found"] = len(set(ours))
-    results["nmi_ours"] = normalized_mutual_info_score(gold, ours)
-    results["ari_ours"] = adjusted_rand_score(gold, ours)
+    themes = store.run_result(conn, run_id, "themes")
+    results["fragile"] = sum(t["fragile"] for t in themes)
     km = KMeans(n_clusters=true_k, random_state=seed, n_init=10).fit(vectors)
-    results["nmi_kmeans_true_k"] = normalized_mutual_info_score(gold, km.labels_)
-    results["ari_kmeans_true_k"] = adjusted_rand_score(gold, km.labels_)
+    for metric, score in (("nmi", normalized_mutual_info_score), ("ari", adjusted_rand_score)):
+        _by_part(results, f"{metric}_ours", score, half, gold, ours)
+        _by_part(results, f"{metric}_kmeans_true_k", score, half, gold, km.labels_)
+    results.update(leave_one_field_out(frame, vectors, gold, seed=seed))
 
-    # Tagging: our calibrated tags restricted to the dev codebook vs plain cosine against each
-    # concept's description (one global threshold chosen to give the same tags per excerpt).
-    dev_keys = [c.key for c in all_concepts([load_framework(DEVSET / "codebook.yaml")])]
-    gold_sets = [{f"dev/{c}" for c in labels[e][1]} for e in frame["external_id"]]
-    # Tags from the bundled frameworks compete for the max-3 slots in the full run; evaluate the
-    # codebook as a user would run it: tagged on its own.
-    from pipelines.concepts import tag_excerpts
-
+    # Tagging: the dev codebook's tags as `build --concepts` stores them (a user's codebook is
+    # tagged on its own, apart from the bundled frameworks), against plain cosine with each
+    # concept's description (one global threshold giving the same number of tags) and top-1.
     dev_concepts = all_concepts([load_framework(DEVSET / "codebook.yaml")])
-    proto_texts, owners = concept_prototypes(dev_concepts)
-    proto = embedder.encode(proto_texts)
-    dev_tagging = tag_excerpts(frame["text"].tolist(), vectors, dev_concepts, proto, owners)
-    ours_sets = [{t["concept"] for t in row} for row in dev_tagging.tags]
+    dev_keys = [c.key for c in dev_concepts]
+    gold_sets = [{f"dev/{c}" for c in labels[e][1]} for e in frame["external_id"]]
+    run_tags = store.run_result(conn, run_id, "tags")
+    ours_sets = [{t["concept"] for t in run_tags[str(i)]} for i in frame["excerpt_id"]]
     y_true = np.array([[k in s for k in dev_keys] for s in gold_sets])
     y_ours = np.array([[k in s for k in dev_keys] for s in ours_sets])
-    results["tag_macro_f1_ours"] = f1_score(y_true, y_ours, average="macro", zero_division=0)
+    _by_part(results, "tag_macro_f1_ours", _macro_f1, half, y_true, y_ours)
     results["tags_per_excerpt_ours"] = float(y_ours.sum(axis=1).mean())
     desc = embedder.encode([f"{c.label}. {c.description}" for c in dev_concepts])
     sims = vectors @ desc.T
     target = max(1, int(round(y_ours.sum())))
     threshold = np.sort(sims.ravel())[-target]
     y_plain = sims >= threshold
-    results["tag_macro_f1_plain_cosine"] = f1_score(
-        y_true, y_plain, average="macro", zero_division=0
-    )
+    _by_part(results, "tag_macro_f1_plain_cosine", _macro_f1, half, y_true, y_plain)
     top1 = np.zeros_like(y_true)
     top1[np.arange(len(sims)), sims.argmax(axis=1)] = True
-    results["tag_macro_f1_plain_top1"] = f1_score(y_true, top1, average="macro", zero_division=0)
+    results["tag_macro_f1_plain_top1"] = _macro_f1(y_true, top1)
 
     # Analogues: does the top analogue in each other field share the excerpt's hand label?
     fields = frame["field"].tolist()
-    hits_ours = hits_plain = total = 0
-    from pipelines.themes import theme_space
-
     centred = theme_space(vectors, fields)
+    hits_ours, hits_plain, owner = [], [], []
     for i in range(len(frame)):
         ours_a = analogues(i, centred, fields, None, k=1, theme_weight=0.0)
         plain_a = analogues(i, vectors, fields, None, k=1)
         for field in ours_a:
-            total += 1
-            hits_ours += gold[ours_a[field][0][0]] == gold[i]
-            hits_plain += gold[plain_a[field][0][0]] == gold[i]
-    results["analogue_precision_ours"] = hits_ours / total
-    results["analogue_precision_plain_nn"] = hits_plain / total
+            owner.append(i)
+            hits_ours.append(gold[ours_a[field][0][0]] == gold[i])
+            hits_plain.append(gold[plain_a[field][0][0]] == gold[i])
+    pair_half = half[np.asarray(owner)]
+    _by_part(results, "analogue_precision_ours", np.mean, pair_half, hits_ours)
+    _by_part(results, "analogue_precision_plain_nn", np.mean, pair_half, hits_plain)
 
     # Determinism and seed robustness.
     again = run_analysis(conn, embedder=embedder, frameworks=frameworks, seed=seed, force=True)
@@ -241,8 +291,11 @@ def render(results: dict, model: str) -> str:
             f"calls after BERTopic's first; ours is the theme step as `build` runs it (Ward, key "
             f"terms, representatives, 8 bootstrap stability re-clusterings, verdicts)."
         )
+        bt_nmi_a = f"; BERTopic: {r['nmi_bertopic_A']}"
+        bt_nmi_b = f"; BERTopic: {r['nmi_bertopic_B']}"
     else:
         bt_nmi = bt_ari = bt_outliers = bt_twice = missing
+        bt_nmi_a = bt_nmi_b = ""
         bt_time = missing
         bt_note = f"{missing} (a benchmark-only dependency: `pip install -e '.[bench]'`)."
     return f"""Development set: {r["excerpts"]} hand-labelled excerpts of the bundled corpus, {r["true_k"]} theme labels; model `{model}`.
@@ -257,6 +310,22 @@ def render(results: dict, model: str) -> str:
 | analogues: top analogue shares the hand label | **{r["analogue_precision_ours"]}** | plain nearest neighbour: {r["analogue_precision_plain_nn"]} | ≥ plain |
 | same corpus and seed twice: identical | {r["identical_twice"]} | {bt_twice} | identical |
 | another seed: ARI with the first | {r["ari_other_seed"]} | | ≥ 0.8 |
+
+Halves of the development set (split by a fixed hash of the excerpt id; the tagging defaults were
+chosen on half A, half B was held out; themes are the full run's, scored on each half):
+
+| measure | A: Crosswalk | A: baseline | B (held out): Crosswalk | B: baseline |
+| --- | --- | --- | --- | --- |
+| excerpts | {r["half_sizes"][0]} | | {r["half_sizes"][1]} | |
+| themes: NMI | **{r["nmi_ours_A"]}** | k-means told k: {r["nmi_kmeans_true_k_A"]}{bt_nmi_a} | **{r["nmi_ours_B"]}** | k-means told k: {r["nmi_kmeans_true_k_B"]}{bt_nmi_b} |
+| themes: ARI | {r["ari_ours_A"]} | k-means told k: {r["ari_kmeans_true_k_A"]} | {r["ari_ours_B"]} | k-means told k: {r["ari_kmeans_true_k_B"]} |
+| codebook tagging: macro-F1 | **{r["tag_macro_f1_ours_A"]}** | plain cosine: {r["tag_macro_f1_plain_cosine_A"]} | **{r["tag_macro_f1_ours_B"]}** | plain cosine: {r["tag_macro_f1_plain_cosine_B"]} |
+| analogues: top analogue shares the label | **{r["analogue_precision_ours_A"]}** | plain NN: {r["analogue_precision_plain_nn_A"]} | **{r["analogue_precision_ours_B"]}** | plain NN: {r["analogue_precision_plain_nn_B"]} |
+
+NMI on a half is higher than on the whole set for every method (fewer excerpts per cluster), so
+compare within a column pair, not across. Leave one field out (themes on the other three fields,
+mean of four runs): Crosswalk NMI **{r["nmi_ours_lofo"]}**, k-means told k {r["nmi_kmeans_true_k_lofo"]}.
+Themes marked fragile (bootstrap stability under 0.6): {r["fragile"]} of {r["themes_found"]}.
 
 The full analysis (themes, stability, lenses, tags, comparisons, graph, 2-D map) took {r["build_seconds"]} s.
 {bt_note}

@@ -19,7 +19,14 @@ import pandas as pd
 
 from . import __version__, store
 from .compare import composition, field_similarity, log_odds, term_contexts, verdicts
-from .concepts import Framework, all_concepts, concept_prototypes, load_frameworks, tag_excerpts
+from .concepts import (
+    CONCEPTS_DIR,
+    Framework,
+    all_concepts,
+    concept_prototypes,
+    load_frameworks,
+    tag_excerpts,
+)
 from .graph import concept_graph, graph_layout
 from .layout import layout_2d
 from .themes import (
@@ -27,8 +34,10 @@ from .themes import (
     cluster,
     key_terms,
     match_themes,
+    normalise,
     representatives,
     stability,
+    theme_features,
     theme_label,
     theme_space,
 )
@@ -79,6 +88,27 @@ def carry_theme_keys(
             matched[t] = f"T{next_key}"
             next_key += 1
     return matched, next_key
+
+
+def tag_by_framework_group(
+    texts: list[str], vectors: np.ndarray, frameworks: list[Framework], *, embedder
+) -> list[list[dict]]:
+    """Concept tags per excerpt, best first: the bundled frameworks tagged together, and each
+    other codebook (`build --concepts`) tagged on its own.
+
+    Calibration and the cap of three tags then hold within a user's codebook, so its tags do not
+    depend on which other frameworks happen to be loaded, and its concepts are not crowded out by
+    the bundled ones. `vectors` are the field-centred embeddings (`theme_space`)."""
+    bundled = [f for f in frameworks if f.path and Path(f.path).parent == CONCEPTS_DIR]
+    groups = ([bundled] if bundled else []) + [[f] for f in frameworks if f not in bundled]
+    out: list[list[dict]] = [[] for _ in texts]
+    for group in groups:
+        concepts = all_concepts(group)
+        proto_texts, owners = concept_prototypes(concepts)
+        tagging = tag_excerpts(texts, vectors, concepts, embedder.encode(proto_texts), owners)
+        for row, found in zip(out, tagging.tags, strict=True):
+            row.extend(found)
+    return [sorted(row, key=lambda tag: -tag["score"]) for row in out]
 
 
 def lens(
@@ -146,13 +176,19 @@ def theme_analysis(
     with_stability: bool = True,
     stop_words: frozenset[str] = frozenset(),
 ) -> dict:
-    """Cluster, label and describe a set of excerpts (all of them, or one lens)."""
+    """Cluster, label and describe a set of excerpts (all of them, or one lens).
+
+    Themes are clustered on the embeddings joined with the words (`theme_features`); their centres
+    and representatives are taken in the field-centred embedding space alone, whose axes do not
+    change from run to run, so a rebuild can match themes by centre."""
     vectors = theme_space(vectors, fields)
-    clustering = cluster(vectors, seed=seed)
+    features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
+    clustering = cluster(features, seed=seed)
     labels = clustering.labels
+    centres = normalise(np.vstack([vectors[labels == t].mean(axis=0) for t in range(clustering.k)]))
     terms = key_terms(texts, labels, extra_stop_words=stop_words)
     scores = (
-        stability(vectors, labels, k=clustering.k, seed=seed)
+        stability(features, labels, k=clustering.k, seed=seed)
         if with_stability and clustering.k > 1
         else np.ones(clustering.k)
     )
@@ -165,7 +201,7 @@ def theme_analysis(
         reps = {}
         for field in field_order:
             in_field = members[fields_arr[members] == field]
-            reps[field] = representatives(vectors, in_field, clustering.centres[t], count=3)
+            reps[field] = representatives(vectors, in_field, centres[t], count=3)
         verdict = verdict_list[t]
         themes.append(
             {
@@ -185,7 +221,7 @@ def theme_analysis(
     return {
         "vectors": vectors,
         "labels": labels,
-        "centres": clustering.centres,
+        "centres": centres,
         "k": clustering.k,
         "silhouette": clustering.scores,
         "themes": themes,
@@ -217,7 +253,7 @@ def run_analysis(
         "model_id": embedder.model_id,
         "frameworks": _frameworks_hash(frameworks),
         "software_version": __version__,
-        "method": "field-centred-ward-silhouette/ctfidf/binomial-bh/z-calibrated-tags/v2-surname-stopwords",
+        "method": "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/v3",
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
@@ -288,13 +324,11 @@ def run_analysis(
 
     # Concept tags.
     concepts = all_concepts(frameworks)
-    proto_texts, owners = concept_prototypes(concepts)
-    proto_vectors = embedder.encode(proto_texts)
-    tagging = tag_excerpts(texts, vectors, concepts, proto_vectors, owners)
-    tags = {str(ids[i]): tagging.tags[i] for i in range(len(ids))}
+    excerpt_tags = tag_by_framework_group(texts, main["vectors"], frameworks, embedder=embedder)
+    tags = {str(ids[i]): excerpt_tags[i] for i in range(len(ids))}
     fields_arr = np.asarray(fields)
     coverage: dict[str, dict[str, float]] = {}
-    tagged_sets = [{t["concept"] for t in tag_list} for tag_list in tagging.tags]
+    tagged_sets = [{t["concept"] for t in tag_list} for tag_list in excerpt_tags]
     for concept in concepts:
         has = np.array([concept.key in s for s in tagged_sets])
         coverage[concept.key] = {
@@ -350,7 +384,7 @@ def run_analysis(
         "mixed": sum(t["verdict"] == "mixed" for t in main["themes"]),
         "fragile": sum(t["fragile"] for t in main["themes"]),
         "definition families": len(lenses["definitions"]["families"]),
-        "concepts tagged per excerpt": round(float(np.mean([len(t) for t in tagging.tags])), 2),
+        "concepts tagged per excerpt": round(float(np.mean([len(t) for t in excerpt_tags])), 2),
         "unassigned": 0,
     }
     results = {
@@ -363,7 +397,7 @@ def run_analysis(
         "clustering": {
             "k": main["k"],
             "silhouette": main["silhouette"],
-            "method": "Ward on field-centred embeddings, k by silhouette",
+            "method": "Ward on field-centred embeddings joined with field-centred LSA of the words, k by silhouette",
         },
         "theme_identity": {
             "members": {

@@ -1,9 +1,13 @@
 """Themes: clustering excerpt embeddings without being told how many, with labels and stability.
 
 Clustering is Ward's hierarchical method on unit vectors, cut at the number of themes that has the
-best silhouette coefficient within a readable window around sqrt(n/2). Ward has no random start, so
-themes are identical for any seed; above `WARD_MAX` excerpts Ward runs on mini-batch k-means
-micro-clusters, so it scales to 100,000 excerpts. Every excerpt gets a theme: no outlier bin.
+best silhouette coefficient within a readable window around sqrt(n/2). The vectors clustered join
+each excerpt's field-centred embedding with an equally weighted, field-centred latent semantic
+analysis of its words (`theme_features`): the sentence model judges what a passage is about, the
+words keep apart passages the model finds alike but a reader files under different headings. Ward
+has no random start and the word analysis uses a fixed seed, so themes are identical for any seed;
+above `WARD_MAX` excerpts Ward runs on mini-batch k-means micro-clusters, so it scales to 100,000
+excerpts. Every excerpt gets a theme: no outlier bin.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import MiniBatchKMeans
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
 from sklearn.metrics import silhouette_score
 
 WARD_MAX = 6000  # above this, Ward runs on k-means micro-clusters
 MICRO_CLUSTERS = 2000
 SILHOUETTE_SAMPLE = 3000
+LEXICAL_DIMENSIONS = 100  # latent semantic analysis components joined to the embeddings
+LEXICAL_FIT_MAX = 10000  # above this, the word analysis is fitted on a fixed sample
 
 # Words every excerpt in this domain uses; they make poor theme labels.
 DOMAIN_STOP_WORDS = {
@@ -148,6 +155,68 @@ def theme_space(vectors: np.ndarray, fields: list[str]) -> np.ndarray:
         members = fields_arr == field
         out[members] -= vectors[members].mean(axis=0)
     return normalise(out)
+
+
+def lexical_space(
+    texts: list[str],
+    fields: list[str],
+    *,
+    dimensions: int = LEXICAL_DIMENSIONS,
+    extra_stop_words: frozenset[str] = frozenset(),
+) -> np.ndarray | None:
+    """Latent semantic analysis of the excerpts' words (sublinear TF-IDF of words used by at least
+    two excerpts, truncated SVD), field-centred like `theme_space`, unit rows; None when fewer
+    than three words survive (a tiny or stop-word-only corpus).
+
+    The SVD's random start is fixed (not the run's seed), so the themes stay identical across
+    seeds. `extra_stop_words` drops cited authors' surnames, which would otherwise group excerpts
+    by who is cited rather than by what they say.
+    """
+    if len(texts) < 3:
+        return None
+    vectorizer = TfidfVectorizer(
+        stop_words=sorted(set(STOP_WORDS) | extra_stop_words),
+        sublinear_tf=True,
+        min_df=2,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b",
+    )
+    try:
+        weights = vectorizer.fit_transform(texts)
+    except ValueError:  # no word is used by two excerpts
+        return None
+    components = min(dimensions, weights.shape[1] - 1, len(texts) - 1)
+    if components < 2:
+        return None
+    svd = TruncatedSVD(components, algorithm="randomized", random_state=0)
+    if len(texts) > LEXICAL_FIT_MAX:
+        # The word axes are found on a fixed sample (the SVD dominates the cost at 100k excerpts);
+        # every excerpt is then projected onto them.
+        sample = np.random.default_rng(0).choice(len(texts), LEXICAL_FIT_MAX, replace=False)
+        svd.fit(weights[np.sort(sample)])
+    else:
+        svd.fit(weights)
+    return theme_space(normalise(svd.transform(weights)).astype(np.float32), fields)
+
+
+def theme_features(
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    *,
+    extra_stop_words: frozenset[str] = frozenset(),
+) -> np.ndarray:
+    """The vectors themes are clustered on: the field-centred embedding (`vectors`, already passed
+    through `theme_space`) and the field-centred word analysis (`lexical_space`), each a unit
+    vector, so the two carry equal weight; unit rows.
+
+    On the development set the words add about 0.02 NMI with the hand labels at every number of
+    themes, on both halves and with each field left out in turn; equal weight is the
+    parameter-free choice rather than a tuned one.
+    """
+    lexical = lexical_space(texts, fields, extra_stop_words=extra_stop_words)
+    if lexical is None:
+        return vectors
+    return normalise(np.hstack([vectors, lexical]))
 
 
 def normalise(x: np.ndarray) -> np.ndarray:

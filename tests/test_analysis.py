@@ -247,3 +247,107 @@ def test_user_codebook_tags_appear_in_assignments(built, tmp_path):
     assert main(["export", "assignments", "--db", str(copy), "--out", str(tmp_path / "a.csv")]) == 0
     cells = pd.read_csv(tmp_path / "a.csv")["concepts"].dropna()
     assert any("dev/" in c for c in cells)
+
+
+def test_words_separate_themes_the_embeddings_cannot():
+    """Two groups whose embeddings are indistinguishable noise but whose words differ: the joined
+    theme features (embeddings + field-centred word analysis) split them exactly."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from pipelines.themes import theme_features, theme_space
+
+    rng = np.random.default_rng(0)
+    housing = ["tenancy rent landlord eviction", "rent arrears landlord tenancy", "eviction rent"]
+    drinking = ["abstinence sobriety relapse", "sobriety drinking relapse", "drinking abstinence"]
+    texts = [f"{housing[i % 3]} note {i}" for i in range(20)]
+    texts += [f"{drinking[i % 3]} note {i}" for i in range(20)]
+    fields = ["a", "b"] * 20
+    vectors = theme_space(normalise(rng.normal(size=(40, 16)).astype(np.float32)), fields)
+    truth = [0] * 20 + [1] * 20
+    joined = cluster(theme_features(vectors, texts, fields), seed=1, k=2)
+    assert adjusted_rand_score(truth, joined.labels) == 1.0
+    alone = cluster(vectors, seed=1, k=2)
+    assert adjusted_rand_score(truth, alone.labels) < 0.5
+
+
+def test_theme_features_fall_back_to_embeddings_without_shared_words():
+    from pipelines.themes import theme_features
+
+    vectors = normalise(np.eye(4, dtype=np.float32))
+    assert np.array_equal(
+        theme_features(vectors, ["alpha", "beta", "gamma", "delta"], ["a"] * 4), vectors
+    )
+
+
+def _concept(framework: str, id_: str, label: str, cues: list[str]):
+    from pipelines.concepts import Concept
+
+    return Concept(framework=framework, id=id_, label=label, description=label, cues=cues)
+
+
+def test_tagging_uses_the_codebooks_words_and_gives_evidence():
+    from pipelines.concepts import concept_prototypes, tag_excerpts
+
+    concepts = [
+        _concept("mine", "housing", "Housing and tenancy", ["tenancy", "eviction"]),
+        _concept("mine", "sobriety", "Sobriety and abstinence", ["abstinence", "sober"]),
+        _concept("mine", "work", "Work and employment", ["employment", "job"]),
+    ]
+    texts = [
+        "After the eviction she found a tenancy of her own.",
+        "Staying sober meant abstinence from every drink.",
+        "A job gave him employment and routine.",
+        "He spoke about the weather and the football.",
+    ] * 3
+    embedder = HashEmbedder()
+    proto_texts, owners = concept_prototypes(concepts)
+    tagging = tag_excerpts(
+        texts, embedder.encode(texts), concepts, embedder.encode(proto_texts), owners
+    )
+    expected = ["mine/housing", "mine/sobriety", "mine/work"]
+    for i, key in enumerate(expected):
+        assert tagging.tags[i][0]["concept"] == key
+        assert "cue phrase" in tagging.tags[i][0]["evidence"]
+        assert tagging.tags[i][0]["word_overlap"] > 0
+    assert all(len(row) <= 3 for row in tagging.tags)
+
+
+def test_a_users_codebook_is_tagged_apart_from_the_bundled_frameworks(tmp_path):
+    """A codebook's tags do not depend on which other frameworks are loaded, and the bundled
+    frameworks cannot crowd it out of the three-tag cap."""
+    from pipelines.analysis import tag_by_framework_group
+    from pipelines.concepts import load_framework, load_frameworks
+    from pipelines.themes import theme_space
+
+    frame = pd.read_csv(ROOT / "corpus" / "excerpts.csv").head(120)
+    texts = frame["text"].tolist()
+    embedder = HashEmbedder()
+    vectors = theme_space(embedder.encode(texts), frame["field"].tolist())
+    codebook = load_framework(ROOT / "benchmarks" / "devset" / "codebook.yaml")
+    alone = tag_by_framework_group(texts, vectors, [codebook], embedder=embedder)
+    together = tag_by_framework_group(
+        texts,
+        vectors,
+        load_frameworks([ROOT / "benchmarks" / "devset" / "codebook.yaml"]),
+        embedder=embedder,
+    )
+    mine = [[t for t in row if t["concept"].startswith("dev/")] for row in together]
+    assert mine == alone
+    assert any(len(row) > 3 for row in together)  # bundled tags come on top, not instead
+    assert all(len(row) <= 3 for row in alone)
+    assert all(
+        [t["score"] for t in row] == sorted((t["score"] for t in row), reverse=True)
+        for row in together
+    )
+
+
+def test_word_analysis_of_a_large_corpus_is_fitted_on_a_fixed_sample(monkeypatch):
+    from pipelines import themes
+
+    texts = [f"hope housing work {w} note" for w in ("family", "rent", "job", "peer")] * 10
+    fields = ["a", "b"] * 20
+    full = themes.lexical_space(texts, fields)
+    monkeypatch.setattr(themes, "LEXICAL_FIT_MAX", 12)
+    sampled = themes.lexical_space(texts, fields)
+    assert sampled.shape == full.shape
+    assert np.array_equal(sampled, themes.lexical_space(texts, fields))  # same sample every time
