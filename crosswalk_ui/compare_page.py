@@ -53,15 +53,13 @@ def render() -> None:
             format_func=concept_labels.get,
             key="compare_concept",
         )
-        scores = views.concept_scores(data.result("tags") or {}, index.frame, concept)
+        scores = data.concept_scores(concept)
         if np.isfinite(scores).sum() == 0:
             st.caption(
                 "No excerpt is tagged with this concept; showing the closest excerpts instead."
             )
         # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
-        fallback = (
-            index.vectors @ data.embedder(data.model_id()).encode([concept_labels[concept]])[0]
-        )
+        fallback = index.vectors @ data.encode(concept_labels[concept])
         scores = np.where(np.isfinite(scores), 100 + scores, fallback)
     elif focus_kind == "a theme":
         themes, mapped = data.themes()
@@ -74,7 +72,7 @@ def render() -> None:
         question = st.text_input(
             "Question or phrase", value="what recovery means", key="compare_question"
         )
-        scores = index.vectors @ data.embedder(data.model_id()).encode([question])[0]
+        scores = index.vectors @ data.encode(question)
     st.caption("Definitions come first among each field's most relevant excerpts.")
     columns = st.columns(len(fields))
     for column, (field, chosen) in zip(
