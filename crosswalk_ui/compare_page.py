@@ -84,28 +84,7 @@ def render() -> None:
                 if np.isfinite(row.relevance):
                     excerpt_card(row)
 
-    st.header("Concept coverage by field")
-    framework_ids = [f["id"] for f in frameworks]
-    framework = st.selectbox(
-        "Framework",
-        framework_ids,
-        index=framework_ids.index("chime") if "chime" in framework_ids else 0,
-        key="compare_framework",
-    )
-    matrix = views.coverage_matrix(
-        data.result("coverage") or {},
-        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
-        framework=framework,
-    )
-    matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
-    st.plotly_chart(
-        figures.heatmap(
-            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
-        ),
-        key="compare_heatmap",
-    )
-    with st.expander("Coverage as a table"):
-        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+    _coverage(frameworks, fields)
 
     left, right = st.columns(2)
     with left:
@@ -134,6 +113,39 @@ def render() -> None:
             figures.heatmap(matrix, title="Field × field similarity"), key="compare_similarity"
         )
 
+    _same_word(fields, frame)
+
+
+@st.fragment
+def _coverage(frameworks: list[dict], fields: list[str]) -> None:
+    """A fragment: choosing a framework redraws only the coverage heatmap."""
+    st.header("Concept coverage by field")
+    framework_ids = [f["id"] for f in frameworks]
+    framework = st.selectbox(
+        "Framework",
+        framework_ids,
+        index=framework_ids.index("chime") if "chime" in framework_ids else 0,
+        key="compare_framework",
+    )
+    matrix = views.coverage_matrix(
+        data.result("coverage") or {},
+        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
+        framework=framework,
+    )
+    matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
+    st.plotly_chart(
+        figures.heatmap(
+            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
+        ),
+        key="compare_heatmap",
+    )
+    with st.expander("Coverage as a table"):
+        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+
+
+@st.fragment
+def _same_word(fields: list[str], frame) -> None:
+    """A fragment: choosing a term reruns only this section."""
     st.header("Same word, different meaning")
     contexts = data.result("term_contexts") or {}
     term = st.selectbox("Term", list(contexts), key="compare_term")

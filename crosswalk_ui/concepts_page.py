@@ -34,6 +34,13 @@ def render() -> None:
             key="concepts_links_table",
         )
 
+    _counterparts(frameworks)
+    _tool_lens(frameworks)
+
+
+@st.fragment
+def _counterparts(frameworks: list[dict]) -> None:
+    """A fragment: choosing a concept reruns only this section."""
     st.header("A concept and its counterparts")
     concepts = {c["key"]: c for f in frameworks for c in f["concepts"]}
     owner = {c["key"]: f for f in frameworks for c in f["concepts"]}
@@ -70,6 +77,10 @@ def render() -> None:
             for row in tagged.itertuples():
                 excerpt_card(row)
 
+
+@st.fragment
+def _tool_lens(frameworks: list[dict]) -> None:
+    """A fragment: choosing a tool reruns only the tool lens."""
     st.header("Tool lens")
     tools = [f for f in frameworks if f["kind"] == "outcome_tool"]
     if not tools:

@@ -233,9 +233,7 @@ def tool_lens(tool_id: str) -> pd.DataFrame:
 def _concept_scores(path: str, version: tuple, run: int, concept: str):
     from pipelines import views
 
-    return views.concept_scores(
-        _result(path, run, "tags") or {}, _excerpts(path, version), concept
-    )
+    return views.concept_scores(_result(path, run, "tags") or {}, _excerpts(path, version), concept)
 
 
 def concept_scores(concept: str):
@@ -287,6 +285,8 @@ def warm_up_in_background() -> None:
         _warmed = True
 
     def load() -> None:
+        import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
+
         model = model_id()
         if model is None:
             return

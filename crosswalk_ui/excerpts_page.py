@@ -11,11 +11,8 @@ import streamlit as st
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card
 from pipelines import store
-from pipelines.build import run_build
 from pipelines.errors import InputError
 from pipelines.exports import EXPORTERS, export
-from pipelines.ingest import ingest_paths, preview
-from pipelines.readers import READERS, ReadOptions
 from pipelines.records import EVIDENCE_TYPES
 
 TITLE = "Corpus"
@@ -77,6 +74,11 @@ def render() -> None:
 
 
 def _add_files() -> None:
+    # Imported here: the readers (PDF, Word, Excel) are heavy and no other page needs them; the
+    # app's warm-up thread imports them once the first page is served.
+    from pipelines.ingest import ingest_paths, preview
+    from pipelines.readers import READERS, ReadOptions
+
     with st.expander("Add files", expanded=False):
         extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
         uploads = st.file_uploader(
@@ -154,6 +156,8 @@ def _add_files() -> None:
 
 
 def _rebuild() -> None:
+    from pipelines.build import run_build
+
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, label: str | None = None) -> None:
