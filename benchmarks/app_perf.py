@@ -93,7 +93,7 @@ def serve(script: Path, db: Path) -> tuple[subprocess.Popen, str, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=script.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     return process, f"http://127.0.0.1:{port}", started
 
@@ -185,6 +185,7 @@ def choose(page, label: str, option: str):
 
 def options_of(page, label: str) -> list[str]:
     page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    page.get_by_role("option").first.wait_for(timeout=60000)
     names = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return names
@@ -233,6 +234,57 @@ def ms(values: list[float], q: float) -> str:
     return f"{pct(values, q) * 1000:.0f} ms"
 
 
+def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
+    """Page switches, widget interactions and searches on one served app."""
+    process, url, _ = serve(app, db)
+    try:
+        wait_healthy(url)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
+        page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
+        switches: dict[str, list[float]] = {title: [] for title in PAGES}
+        for _ in range(rounds):
+            for title in PAGES[1:] + PAGES[:1]:
+                switches[title].append(
+                    timed(page, lambda t=title: page.get_by_role("link", name=t).first.click())
+                )
+        widgets = interactions(page, url)
+        timed(page, lambda: page.get_by_role("link", name="Search").first.click())
+        box = page.get_by_label("Search the excerpts by meaning")
+        searches = []
+        for query in QUERIES * rounds:
+            searches.append(timed(page, lambda q=query: (box.fill(q), box.press("Enter"))))
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {"switches": switches, "widgets": widgets, "searches": searches}
+
+
+def summary(cold: list, found: dict) -> dict[str, str]:
+    med = statistics.median
+    switches = [t for times in found["switches"].values() for t in times]
+    widgets = [t for _, t in found["widgets"]]
+    by_widget: dict[str, list[float]] = {}
+    for name, t in found["widgets"]:
+        by_widget.setdefault(name, []).append(t)
+    return {
+        "spawn": f"{med([c[0] for c in cold]):.2f} s / {max(c[0] for c in cold):.2f} s",
+        "health": f"{med([c[1] for c in cold]):.2f} s / {max(c[1] for c in cold):.2f} s",
+        "switch": f"{ms(switches, 0.5)} / {ms(switches, 0.95)}",
+        "widget": f"{ms(widgets, 0.5)} / {ms(widgets, 0.95)}",
+        "search": f"{ms(found['searches'], 0.5)} / {ms(found['searches'], 0.95)}",
+        "per_switch": "; ".join(
+            f"{t} {med(v) * 1000:.0f} / {max(v) * 1000:.0f} ms" for t, v in found["switches"].items()
+        ),
+        "per_widget": "; ".join(
+            f"{n} {med(v) * 1000:.0f} / {max(v) * 1000:.0f} ms" for n, v in by_widget.items()
+        ),
+        "counts": f"{len(switches)} switches, {len(widgets)} interactions, {len(found['searches'])} searches",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10000)
@@ -244,6 +296,10 @@ def main() -> int:
         help="keep the built store here; reuse it when it already holds a complete run",
     )
     parser.add_argument("--build-only", action="store_true", help="build (or check) the store, then stop")
+    parser.add_argument(
+        "--before",
+        help="another checkout's app.py (e.g. the main branch) measured in the same run, for a before/after",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="crosswalk-app-bench-"))
@@ -257,59 +313,45 @@ def main() -> int:
 
     hello = folder / "hello.py"
     hello.write_text("import streamlit as st\nst.title('Hello')\n", encoding="utf-8")
+    apps = {"this": ROOT / "app.py"} | ({"before": Path(args.before)} if args.before else {})
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
-        baseline, cold = [], []
-        for _ in range(args.starts):  # alternated, so both see the same load
+        baseline: list = []
+        cold: dict[str, list] = {name: [] for name in apps}
+        for _ in range(args.starts):  # alternated, so all see the same load
             baseline.append(first_render(browser, hello, db, "Hello"))
-            cold.append(first_render(browser, ROOT / "app.py", db, "Start here"))
-        process, url, _ = serve(ROOT / "app.py", db)
-        try:
-            wait_healthy(url)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
-            page.get_by_role("heading", name="Start here").first.wait_for(timeout=120000)
-            page.wait_for_function(FIRST_SETTLED, timeout=120000, polling="raf")
-            switches: dict[str, list[float]] = {title: [] for title in PAGES}
-            for _ in range(args.rounds):
-                for title in PAGES[1:] + PAGES[:1]:
-                    switches[title].append(
-                        timed(page, lambda t=title: page.get_by_role("link", name=t).first.click())
-                    )
-            widgets = interactions(page, url)
-            timed(page, lambda: page.get_by_role("link", name="Search").first.click())
-            box = page.get_by_label("Search the excerpts by meaning")
-            searches = []
-            for query in QUERIES * args.rounds:
-                searches.append(timed(page, lambda q=query: (box.fill(q), box.press("Enter"))))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for name, app in apps.items():
+                cold[name].append(first_render(browser, app, db, "Start here"))
+        found = {name: measure(browser, app, db, args.rounds) for name, app in apps.items()}
         browser.close()
-    spawn = [c[0] for c in cold]
-    ready = [c[1] for c in cold]
-    hello_spawn = [b[0] for b in baseline]
-    hello_ready = [b[1] for b in baseline]
-    all_switches = [t for times in switches.values() for t in times]
-    widget_times = [t for _, t in widgets]
-    by_widget: dict[str, list[float]] = {}
-    for name, t in widgets:
-        by_widget.setdefault(name, []).append(t)
+    results = {name: summary(cold[name], found[name]) for name in apps}
     med = statistics.median
+    hello_spawn = f"{med([b[0] for b in baseline]):.2f} s / {max(b[0] for b in baseline):.2f} s"
+    hello_health = f"{med([b[1] for b in baseline]):.2f} s / {max(b[1] for b in baseline):.2f} s"
+    this = results["this"]
+    before = results.get("before")
+    col = (lambda key: f" {before[key]} |") if before else (lambda key: "")
+    head_before = f" before ({Path(args.before).parent.name}, same run) |" if before else ""
     text = f"""App benchmark: {args.n:,} excerpts (the bundled corpus grown by perturbation), real model, {os.cpu_count()} cores; browser: headless Chromium.
 {build_note}
+Load average when the run ended: {os.getloadavg()[0]:.1f} (other work shares the machine; compare columns of the same run).
 
-| measure | median | p95 (max for starts) | baseline (same run) | target |
-| --- | --- | --- | --- | --- |
-| first page rendered, from spawning the server process ({args.starts} cold starts) | {med(spawn):.2f} s | {max(spawn):.2f} s | one-line Streamlit page: {med(hello_spawn):.2f} s (max {max(hello_spawn):.2f} s) | ≤ 3 s |
-| first page rendered, from the server's first answer to /_stcore/health | {med(ready):.2f} s | {max(ready):.2f} s | one-line Streamlit page: {med(hello_ready):.2f} s (max {max(hello_ready):.2f} s) | ≤ 3 s |
-| page switch (7 pages × {args.rounds}) | {ms(all_switches, 0.5)} | {ms(all_switches, 0.95)} | | p95 < 500 ms |
-| widget interaction ({len(widget_times)} on 6 pages) | {ms(widget_times, 0.5)} | {ms(widget_times, 0.95)} | | p95 < 500 ms |
-| search answered in the browser ({len(searches)} queries) | {ms(searches, 0.5)} | {ms(searches, 0.95)} | | < 300 ms |
+| measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{head_before} one-line Streamlit page (same run) | target |
+| --- | --- |{" --- |" if before else ""} --- | --- |
+| first page rendered, from spawning the server process | {this["spawn"]} |{col("spawn")} {hello_spawn} | ≤ 3 s |
+| first page rendered, from the server's first answer to /_stcore/health | {this["health"]} |{col("health")} {hello_health} | ≤ 3 s |
+| page switch (7 pages × {args.rounds}) | {this["switch"]} |{col("switch")} | p95 < 500 ms |
+| widget interaction (selectboxes, a radio, a text filter on 6 pages) | {this["widget"]} |{col("widget")} | p95 < 500 ms |
+| search answered in the browser ({len(QUERIES) * args.rounds} queries) | {this["search"]} |{col("search")} | < 300 ms |
 
-Each time runs from the click (or key press) to the app's rerun having finished and its charts drawn
-in the browser. Per page switch (median / max): {"; ".join(f"{t} {med(v) * 1000:.0f} / {max(v) * 1000:.0f} ms" for t, v in switches.items())}.
-Per widget (median / max): {"; ".join(f"{n} {med(v) * 1000:.0f} / {max(v) * 1000:.0f} ms" for n, v in by_widget.items())}.
+Each time runs from the click (or Enter) to the app's rerun having finished and its charts drawn in
+the browser ({this["counts"]}).
+Per page switch, this app (median / max): {this["per_switch"]}.
+Per widget, this app (median / max): {this["per_widget"]}.
+"""
+    if before:
+        text += f"""Per page switch, before: {before["per_switch"]}.
+Per widget, before: {before["per_widget"]}.
 """
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
