@@ -20,7 +20,8 @@ def render() -> None:
         return
     frame = data.excerpts()
     labels = data.field_labels()
-    present = [f for f in labels if f in set(frame["field"])]
+    in_store = set(frame["field"].unique())
+    present = [f for f in labels if f in in_store]
     fields = st.multiselect(
         "Fields to compare",
         present,

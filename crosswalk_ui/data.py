@@ -71,6 +71,34 @@ def excerpts() -> pd.DataFrame:
     return _excerpts(db_path(), store_version())
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _facets(path: str, version: tuple) -> pd.DataFrame:
+    return store.excerpt_facets(connection(path))
+
+
+def facets() -> pd.DataFrame:
+    """Field, source, evidence type and year of every excerpt, without text (shared): what the
+    Start page counts, read before (and much faster than) the excerpts themselves."""
+    return _facets(db_path(), store_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _corpus_counts(path: str, version: tuple) -> dict[str, pd.DataFrame]:
+    from pipelines import views
+
+    return views.corpus_counts(_facets(path, version))
+
+
+def corpus_counts() -> dict[str, pd.DataFrame]:
+    """Excerpt counts by field, evidence type and years (shared)."""
+    return _corpus_counts(db_path(), store_version())
+
+
+def excerpts_with_ids(ids: list[int]) -> pd.DataFrame:
+    """A few excerpts with their sources, read directly (for pages that show only a few)."""
+    return store.excerpts(conn(), ids=ids)
+
+
 def run_id() -> int | None:
     run = store.latest_run(conn())
     return None if run is None else int(run["id"])

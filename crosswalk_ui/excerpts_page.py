@@ -64,13 +64,19 @@ def render() -> None:
     ]
     st.dataframe(table, hide_index=True, width="stretch", key="corpus_table")
     st.subheader("Excerpts with their citations")
+    _excerpt_pages(shown)
+    _delete_source(frame)
+    _downloads()
+
+
+@st.fragment
+def _excerpt_pages(shown) -> None:
+    """A fragment: turning the page reruns only the cards, not the whole table above."""
     per_page = 20
     pages = max(1, -(-len(shown) // per_page))
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
     for row in shown.iloc[(page - 1) * per_page : page * per_page].itertuples():
         excerpt_card(row)
-    _delete_source(frame)
-    _downloads()
 
 
 def _add_files() -> None:
@@ -172,6 +178,7 @@ def _rebuild() -> None:
     st.success("\n".join(result.summary_lines()[:2]))
 
 
+@st.fragment
 def _delete_source(frame) -> None:
     with st.expander("Delete a source"):
         sources = frame.drop_duplicates("source_id").set_index("source_id")
@@ -191,6 +198,7 @@ def _delete_source(frame) -> None:
             st.rerun()
 
 
+@st.fragment
 def _downloads() -> None:
     with st.expander("Download exports"):
         from pipelines import results  # noqa: F401  (registers the analysis exporters)
