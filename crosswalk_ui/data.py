@@ -319,7 +319,7 @@ def warm_up_in_background() -> None:
         if model is None:
             return
         index()
-        map_points()
+        map_figure("field name", [], [])
         embedder(model)
         encode("recovery")
 
