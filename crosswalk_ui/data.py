@@ -26,6 +26,7 @@ from pipelines import store
 # Above this many points the map draws a fixed, evenly spread sample (the page says so): a
 # browser redraws 10,000 points with hover text far slower than an interaction may take.
 MAP_POINTS = 3000
+MAP_COLOURS = ["field name", "theme", "evidence", "top concept"]
 
 _threads = threading.local()
 
@@ -319,8 +320,10 @@ def warm_up_in_background() -> None:
         if model is None:
             return
         index()
-        map_figure("field name", [], [])
+        map_figure(MAP_COLOURS[0], [], [])
         embedder(model)
         encode("recovery")
+        for colour in MAP_COLOURS[1:]:
+            map_figure(colour, [], [])
 
     threading.Thread(target=load, name="crosswalk-warm-up", daemon=True).start()

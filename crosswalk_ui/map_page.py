@@ -20,9 +20,7 @@ def render() -> None:
     layout = data.result("layout")
     points = data.map_points()
     left, middle, right = st.columns(3)
-    colour = left.selectbox(
-        "Colour by", ["field name", "theme", "evidence", "top concept"], key="map_colour"
-    )
+    colour = left.selectbox("Colour by", data.MAP_COLOURS, key="map_colour")
     fields = middle.multiselect(
         "Fields", sorted(points["field"].unique()), format_func=field_name, key="map_fields"
     )
