@@ -32,7 +32,8 @@ _threads = threading.local()
 
 
 def db_path() -> str:
-    return str(store.default_db_path())
+    """The store's path: from the environment, or the one a background thread was started for."""
+    return getattr(_threads, "path", None) or str(store.default_db_path())
 
 
 def connection(path: str) -> sqlite3.Connection:
@@ -313,8 +314,10 @@ def warm_up_in_background() -> None:
             return
         _warmed = True
 
-    def load() -> None:
+    def load(path: str) -> None:
         import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
+
+        _threads.path = path  # the store this server was started on, whatever the env says later
 
         model = model_id()
         if model is None:
@@ -326,4 +329,4 @@ def warm_up_in_background() -> None:
         for colour in MAP_COLOURS[1:]:
             map_figure(colour, [], [])
 
-    threading.Thread(target=load, name="crosswalk-warm-up", daemon=True).start()
+    threading.Thread(target=load, args=(db_path(),), name="crosswalk-warm-up", daemon=True).start()
