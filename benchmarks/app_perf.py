@@ -144,14 +144,17 @@ FIRST_SETTLED = """() => {
 PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
-def timed(page, action, timeout: float = 120000) -> float:
+def timed(page, action, what: str = "", timeout: float = 600000) -> float:
     """Seconds from the action to the app having rerun and painted its answer."""
     page.evaluate(ARM)
     start = time.perf_counter()
     action()
     page.wait_for_function(SETTLED, timeout=timeout, polling="raf")
     page.evaluate(PAINTED)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if what:
+        print(f"  {what}: {seconds * 1000:.0f} ms", flush=True)
+    return seconds
 
 
 def first_render(browser, script: Path, db: Path, title: str) -> tuple[float, float]:
@@ -191,9 +194,17 @@ def options_of(page, label: str) -> list[str]:
     return names
 
 
+class Log(list):
+    """(name, seconds) pairs, printed as they come."""
+
+    def append(self, item) -> None:
+        print(f"  {item[0]}: {item[1] * 1000:.0f} ms", flush=True)
+        super().append(item)
+
+
 def interactions(page, url: str) -> list[tuple[str, float]]:
     """Widget interactions on each page (selectboxes, a radio, a text filter), timed."""
-    out = []
+    out = Log()
 
     def go(slug: str, title: str) -> None:
         timed(page, lambda: page.get_by_role("link", name=title).first.click())
@@ -247,18 +258,18 @@ def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
         for _ in range(rounds):
             for title in PAGES[1:] + PAGES[:1]:
                 switches[title].append(
-                    timed(page, lambda t=title: page.get_by_role("link", name=t).first.click())
+                    timed(page, lambda t=title: page.get_by_role("link", name=t).first.click(), title)
                 )
         widgets = interactions(page, url)
         timed(page, lambda: page.get_by_role("link", name="Search").first.click())
         box = page.get_by_label("Search the excerpts by meaning")
         searches = []
         for query in QUERIES * rounds:
-            searches.append(timed(page, lambda q=query: (box.fill(q), box.press("Enter"))))
+            searches.append(timed(page, lambda q=query: (box.fill(q), box.press("Enter")), query))
         page.close()
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=120)
     return {"switches": switches, "widgets": widgets, "searches": searches}
 
 
@@ -322,7 +333,11 @@ def main() -> int:
             baseline.append(first_render(browser, hello, db, "Hello"))
             for name, app in apps.items():
                 cold[name].append(first_render(browser, app, db, "Start here"))
-        found = {name: measure(browser, app, db, args.rounds) for name, app in apps.items()}
+                print(f"first page, {name}: {cold[name][-1]}; hello: {baseline[-1]}", flush=True)
+        found = {}
+        for name, app in apps.items():
+            print(f"measuring {name}", flush=True)
+            found[name] = measure(browser, app, db, args.rounds)
         browser.close()
     results = {name: summary(cold[name], found[name]) for name in apps}
     med = statistics.median
