@@ -131,6 +131,10 @@ SETTLED = """() => {
   for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
     if (!chart.querySelector('.main-svg')) return false;
   }
+  // A chart still loading shows a skeleton in its place, not yet an stPlotlyChart.
+  for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
+    if (skeleton.getClientRects().length > 0) return false;
+  }
   return true;
 }"""
 FIRST_SETTLED = """() => {
@@ -138,6 +142,10 @@ FIRST_SETTLED = """() => {
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
     if (!chart.querySelector('.main-svg')) return false;
+  }
+  // A chart still loading shows a skeleton in its place, not yet an stPlotlyChart.
+  for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
+    if (skeleton.getClientRects().length > 0) return false;
   }
   return true;
 }"""
@@ -251,6 +259,7 @@ def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
     try:
         wait_healthy(url)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(300000)
         page.goto(url)
         page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
         page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
