@@ -306,8 +306,9 @@ _warmed = False
 
 
 def warm_up_in_background() -> None:
-    """Once per server process, after the first page has been served: load the search index and
-    then the model off the page's thread, so later pages and the first search do not wait."""
+    """Once per server process, after the first page has been served: load the search index, the
+    model and the map's figures off the page's thread, so later pages and the first search do
+    not wait."""
     global _warmed
     with _warming:
         if _warmed:
@@ -323,10 +324,9 @@ def warm_up_in_background() -> None:
         if model is None:
             return
         index()
-        map_figure(MAP_COLOURS[0], [], [])
-        embedder(model)
+        embedder(model)  # Compare and Search need both; the map only its figures
         encode("recovery")
-        for colour in MAP_COLOURS[1:]:
+        for colour in MAP_COLOURS:
             map_figure(colour, [], [])
 
     threading.Thread(target=load, args=(db_path(),), name="crosswalk-warm-up", daemon=True).start()
