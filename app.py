@@ -11,5 +11,8 @@ navigation = st.navigation(
         for page in pages.ALL
     ]
 )
-data.warm_up_in_background()
-navigation.run()
+try:
+    navigation.run()
+finally:
+    # After the page, so the first page does not share the CPU with loading the model.
+    data.warm_up_in_background()

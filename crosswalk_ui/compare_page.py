@@ -20,7 +20,8 @@ def render() -> None:
         return
     frame = data.excerpts()
     labels = data.field_labels()
-    present = [f for f in labels if f in set(frame["field"])]
+    in_store = set(frame["field"].unique())
+    present = [f for f in labels if f in in_store]
     fields = st.multiselect(
         "Fields to compare",
         present,
@@ -53,15 +54,13 @@ def render() -> None:
             format_func=concept_labels.get,
             key="compare_concept",
         )
-        scores = views.concept_scores(data.result("tags") or {}, index.frame, concept)
+        scores = data.concept_scores(concept)
         if np.isfinite(scores).sum() == 0:
             st.caption(
                 "No excerpt is tagged with this concept; showing the closest excerpts instead."
             )
         # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
-        fallback = (
-            index.vectors @ data.embedder(data.model_id()).encode([concept_labels[concept]])[0]
-        )
+        fallback = index.vectors @ data.encode(concept_labels[concept])
         scores = np.where(np.isfinite(scores), 100 + scores, fallback)
     elif focus_kind == "a theme":
         themes, mapped = data.themes()
@@ -74,7 +73,7 @@ def render() -> None:
         question = st.text_input(
             "Question or phrase", value="what recovery means", key="compare_question"
         )
-        scores = index.vectors @ data.embedder(data.model_id()).encode([question])[0]
+        scores = index.vectors @ data.encode(question)
     st.caption("Definitions come first among each field's most relevant excerpts.")
     columns = st.columns(len(fields))
     for column, (field, chosen) in zip(
@@ -86,28 +85,7 @@ def render() -> None:
                 if np.isfinite(row.relevance):
                     excerpt_card(row)
 
-    st.header("Concept coverage by field")
-    framework_ids = [f["id"] for f in frameworks]
-    framework = st.selectbox(
-        "Framework",
-        framework_ids,
-        index=framework_ids.index("chime") if "chime" in framework_ids else 0,
-        key="compare_framework",
-    )
-    matrix = views.coverage_matrix(
-        data.result("coverage") or {},
-        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
-        framework=framework,
-    )
-    matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
-    st.plotly_chart(
-        figures.heatmap(
-            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
-        ),
-        key="compare_heatmap",
-    )
-    with st.expander("Coverage as a table"):
-        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+    _coverage(frameworks, fields)
 
     left, right = st.columns(2)
     with left:
@@ -136,6 +114,39 @@ def render() -> None:
             figures.heatmap(matrix, title="Field × field similarity"), key="compare_similarity"
         )
 
+    _same_word(fields, frame)
+
+
+@st.fragment
+def _coverage(frameworks: list[dict], fields: list[str]) -> None:
+    """A fragment: choosing a framework redraws only the coverage heatmap."""
+    st.header("Concept coverage by field")
+    framework_ids = [f["id"] for f in frameworks]
+    framework = st.selectbox(
+        "Framework",
+        framework_ids,
+        index=framework_ids.index("chime") if "chime" in framework_ids else 0,
+        key="compare_framework",
+    )
+    matrix = views.coverage_matrix(
+        data.result("coverage") or {},
+        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
+        framework=framework,
+    )
+    matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
+    st.plotly_chart(
+        figures.heatmap(
+            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
+        ),
+        key="compare_heatmap",
+    )
+    with st.expander("Coverage as a table"):
+        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+
+
+@st.fragment
+def _same_word(fields: list[str], frame) -> None:
+    """A fragment: choosing a term reruns only this section."""
     st.header("Same word, different meaning")
     contexts = data.result("term_contexts") or {}
     term = st.selectbox("Term", list(contexts), key="compare_term")

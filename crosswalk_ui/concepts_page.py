@@ -7,7 +7,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card, field_name
-from pipelines import figures, views
+from pipelines import views
 
 TITLE = "Concepts"
 SLUG = "concepts"
@@ -22,14 +22,11 @@ def render() -> None:
     colours = {labels.get(f, f): c for f, c in data.field_colours().items()} | {
         "Cross-field": "#555555"
     }
-    nodes, edges = figures.graph_tables(data.result("graph"), data.result("graph_layout"), labels)
+    nodes, edges, graph = data.concept_graph(colours)
     st.caption(
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
     )
-    st.plotly_chart(
-        figures.concept_graph_figure(nodes, edges, colours=colours, title="The crosswalk"),
-        key="concepts_graph",
-    )
+    st.plotly_chart(graph, key="concepts_graph")
     with st.expander("The crosswalk links as a table"):
         st.dataframe(
             edges[edges["kind"] == "crosswalk"][["source", "target", "why"]],
@@ -37,6 +34,13 @@ def render() -> None:
             key="concepts_links_table",
         )
 
+    _counterparts(frameworks)
+    _tool_lens(frameworks)
+
+
+@st.fragment
+def _counterparts(frameworks: list[dict]) -> None:
+    """A fragment: choosing a concept reruns only this section."""
     st.header("A concept and its counterparts")
     concepts = {c["key"]: c for f in frameworks for c in f["concepts"]}
     owner = {c["key"]: f for f in frameworks for c in f["concepts"]}
@@ -58,7 +62,7 @@ def render() -> None:
     st.dataframe(views.related_concepts(frameworks, key), hide_index=True, key="concepts_related")
     st.subheader("Excerpts that carry it, by field")
     frame = data.excerpts()
-    scores = views.concept_scores(data.result("tags") or {}, frame, key)
+    scores = data.concept_scores(key)
     columns = st.columns(max(1, frame["field"].nunique()))
     for column, (field, chosen) in zip(
         columns,
@@ -73,6 +77,10 @@ def render() -> None:
             for row in tagged.itertuples():
                 excerpt_card(row)
 
+
+@st.fragment
+def _tool_lens(frameworks: list[dict]) -> None:
+    """A fragment: choosing a tool reruns only the tool lens."""
     st.header("Tool lens")
     tools = [f for f in frameworks if f["kind"] == "outcome_tool"]
     if not tools:
@@ -80,10 +88,7 @@ def render() -> None:
         return
     names = {f["id"]: f["label"] for f in tools}
     tool_id = st.selectbox("Outcome tool", list(names), format_func=names.get, key="concepts_tool")
-    themes, mapped = data.themes()
-    table = views.tool_lens(
-        themes, mapped, data.result("tags") or {}, next(f for f in tools if f["id"] == tool_id)
-    )
+    table = data.tool_lens(tool_id)
     covered = int(table["covered"].sum())
     st.write(
         f"{names[tool_id]} covers {covered} of {len(table)} themes of the literature (a theme counts as covered when at least 15% of its excerpts are tagged with one of the tool's domains). The themes it misses come first."

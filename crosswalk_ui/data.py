@@ -1,40 +1,52 @@
 """Cached access to the store and the current run for the pages.
 
-The model and the search index are loaded once (`st.cache_resource`) and the connection once per
-thread; tables are cached per store version, so a new ingest or run from the CLI shows up without
-a restart.
+Streamlit runs every script run in a thread of its own, so each thread opens its own SQLite
+connection (WAL lets readers and a writer work at once); no connection is shared across threads.
+
+What does not change between interactions is loaded or computed once per server process
+(`st.cache_resource`) and keyed by what would change it: the excerpts by store version; a run's
+results, tables and figures by run id (and the theme edits where they show). These objects are
+shared and read-only: a page must not change them in place. (`st.cache_data` would hand every
+rerun a fresh unpickled copy; at 10,000 excerpts those copies were most of an interaction's time.)
+
+The search index and the embedding model are loaded in a background thread once the first page
+has been served, so neither the first page nor the first search waits for them.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pandas as pd
 import streamlit as st
 
-from pipelines import results, store
-from pipelines.embed import get_embedder
-from pipelines.search import Index
+from pipelines import store
+
+# Above this many points the map draws a fixed, evenly spread sample (the page says so): a
+# browser redraws 10,000 points with hover text far slower than an interaction may take.
+MAP_POINTS = 3000
+MAP_COLOURS = ["field name", "theme", "evidence", "top concept"]
+
+_threads = threading.local()
 
 
 def db_path() -> str:
-    return str(store.default_db_path())
+    """The store's path: from the environment, or the one a background thread was started for."""
+    return getattr(_threads, "path", None) or str(store.default_db_path())
 
 
-_connections = threading.local()
+def connection(path: str) -> sqlite3.Connection:
+    """This thread's connection to the store at `path`, opened on first use."""
+    opened = getattr(_threads, "connections", None)
+    if opened is None:
+        opened = _threads.connections = {}
+    if path not in opened:
+        opened[path] = store.connect(path)
+    return opened[path]
 
 
-def connection(path: str):
-    """This thread's connection to the store. Streamlit runs sessions in separate threads, and a
-    SQLite connection holds one transaction at a time: sessions sharing one connection failed
-    with "cannot start a transaction within a transaction" when two wrote at once."""
-    by_path = _connections.__dict__.setdefault("by_path", {})
-    if path not in by_path:
-        by_path[path] = store.connect(path)
-    return by_path[path]
-
-
-def conn():
+def conn() -> sqlite3.Connection:
     return connection(db_path())
 
 
@@ -51,13 +63,42 @@ def store_version() -> tuple:
     return tuple(row)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _excerpts(path: str, version: tuple) -> pd.DataFrame:
     return store.excerpts(connection(path))
 
 
 def excerpts() -> pd.DataFrame:
+    """Every excerpt with its source (shared: do not modify in place)."""
     return _excerpts(db_path(), store_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _facets(path: str, version: tuple) -> pd.DataFrame:
+    return store.excerpt_facets(connection(path))
+
+
+def facets() -> pd.DataFrame:
+    """Field, source, evidence type and year of every excerpt, without text (shared): what the
+    Start page counts, read before (and much faster than) the excerpts themselves."""
+    return _facets(db_path(), store_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _corpus_counts(path: str, version: tuple) -> dict[str, pd.DataFrame]:
+    from pipelines import views
+
+    return views.corpus_counts(_facets(path, version))
+
+
+def corpus_counts() -> dict[str, pd.DataFrame]:
+    """Excerpt counts by field, evidence type and years (shared)."""
+    return _corpus_counts(db_path(), store_version())
+
+
+def excerpts_with_ids(ids: list[int]) -> pd.DataFrame:
+    """A few excerpts with their sources, read directly (for pages that show only a few)."""
+    return store.excerpts(conn(), ids=ids)
 
 
 def run_id() -> int | None:
@@ -65,26 +106,33 @@ def run_id() -> int | None:
     return None if run is None else int(run["id"])
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _result(path: str, run: int, name: str):
     return store.run_result(connection(path), run, name)
 
 
 def result(name: str):
+    """A stored result of the current run (shared: do not modify in place)."""
     run = run_id()
     return None if run is None else _result(db_path(), run, name)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+def theme_edits() -> tuple:
+    """The user's theme renames, notes and merges, as a cache key."""
+    return tuple(sorted(store.annotations(conn(), "theme:").items()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _themes(path: str, run: int, edits: tuple) -> tuple[list[dict], dict[str, str]]:
+    from pipelines import results
+
     return results.effective_themes(connection(path), run)
 
 
 def themes() -> tuple[list[dict], dict[str, str]]:
     """The current run's themes with the user's edits applied; cached until the run or an edit
     changes."""
-    edits = tuple(sorted(store.annotations(conn(), "theme:").items()))
-    return _themes(db_path(), run_id(), edits)
+    return _themes(db_path(), run_id(), theme_edits())
 
 
 def field_labels() -> dict[str, str]:
@@ -102,16 +150,145 @@ def model_id() -> str | None:
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
 def embedder(model: str):
+    from pipelines.embed import get_embedder
+
     return get_embedder(model)
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _encoded(model: str, text: str):
+    return embedder(model).encode([text])[0]
+
+
+def encode(text: str):
+    """The current model's vector for `text`, computed once per text."""
+    return _encoded(model_id(), text)
+
+
 @st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
-def _index(path: str, version: tuple, model: str) -> Index:
-    return Index.load(connection(path), model)
+def _index(path: str, version: tuple, model: str):
+    from pipelines.search import Index
+
+    return Index.load(connection(path), model, frame=_excerpts(path, version))
 
 
-def index() -> Index:
+def index():
+    """The search index over the current excerpts and model (shared: do not modify)."""
     return _index(db_path(), store_version(), model_id())
+
+
+# --- per-run tables and figures ------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _map_points(path: str, version: tuple, run: int, edits: tuple, labels: tuple) -> pd.DataFrame:
+    from pipelines import views
+
+    found, mapped = _themes(path, run, edits)
+    return views.map_points(
+        _excerpts(path, version),
+        _result(path, run, "layout"),
+        found,
+        mapped,
+        _result(path, run, "tags") or {},
+        dict(labels),
+    )
+
+
+def map_points() -> pd.DataFrame:
+    """One row per excerpt on the map with everything it can be coloured by (shared)."""
+    return _map_points(
+        db_path(), store_version(), run_id(), theme_edits(), tuple(field_labels().items())
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _map_figure(
+    path: str,
+    version: tuple,
+    run: int,
+    edits: tuple,
+    labels: tuple,
+    colour: str,
+    fields: tuple,
+    evidence: tuple,
+    colours: tuple,
+):
+    from pipelines import figures, views
+
+    points = _map_points(path, version, run, edits, labels)
+    shown = views.filter_points(points, fields=fields, evidence_types=evidence)
+    sample = views.even_sample(shown, MAP_POINTS)
+    figure = figures.excerpt_map(sample, colour=colour, colours=dict(colours) or None, title="")
+    return shown, sample, figure
+
+
+def map_figure(colour: str, fields: list[str], evidence: list[str]):
+    """The filtered points, the sample of them drawn, and the map figure (shared)."""
+    labels = field_labels()
+    colours = (
+        tuple((labels.get(f, f), c) for f, c in field_colours().items())
+        if colour == "field name"
+        else ()
+    )
+    return _map_figure(
+        db_path(),
+        store_version(),
+        run_id(),
+        theme_edits(),
+        tuple(labels.items()),
+        colour,
+        tuple(fields),
+        tuple(evidence),
+        colours,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _tool_lens(path: str, run: int, edits: tuple, tool_id: str) -> pd.DataFrame:
+    from pipelines import views
+
+    found, mapped = _themes(path, run, edits)
+    frameworks = _result(path, run, "frameworks") or []
+    tool = next(f for f in frameworks if f["id"] == tool_id)
+    return views.tool_lens(found, mapped, _result(path, run, "tags") or {}, tool)
+
+
+def tool_lens(tool_id: str) -> pd.DataFrame:
+    """Which themes an outcome tool covers (shared)."""
+    return _tool_lens(db_path(), run_id(), theme_edits(), tool_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _concept_scores(path: str, version: tuple, run: int, concept: str):
+    from pipelines import views
+
+    return views.concept_scores(_result(path, run, "tags") or {}, _excerpts(path, version), concept)
+
+
+def concept_scores(concept: str):
+    """Per excerpt (in `excerpts()` order): the concept's tag score, or -inf (shared)."""
+    return _concept_scores(db_path(), store_version(), run_id(), concept)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _concept_graph(path: str, run: int, labels: tuple, colours: tuple):
+    from pipelines import figures
+
+    nodes, edges = figures.graph_tables(
+        _result(path, run, "graph"), _result(path, run, "graph_layout"), dict(labels)
+    )
+    figure = figures.concept_graph_figure(
+        nodes, edges, colours=dict(colours), title="The crosswalk"
+    )
+    return nodes, edges, figure
+
+
+def concept_graph(colours: dict[str, str]):
+    """The crosswalk graph's node and edge tables and its figure (shared)."""
+    return _concept_graph(
+        db_path(), run_id(), tuple(field_labels().items()), tuple(colours.items())
+    )
 
 
 def require_run() -> bool:
@@ -129,18 +306,27 @@ _warmed = False
 
 
 def warm_up_in_background() -> None:
-    """Load the model and the search index once per server process, off the page's thread, so
-    the first search does not wait for them."""
+    """Once per server process, after the first page has been served: load the search index, the
+    model and the map's figures off the page's thread, so later pages and the first search do
+    not wait."""
     global _warmed
     with _warming:
         if _warmed:
             return
         _warmed = True
 
-    def load() -> None:
-        model = model_id()
-        if model is not None:
-            embedder(model)
-            index()
+    def load(path: str) -> None:
+        import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
 
-    threading.Thread(target=load, name="crosswalk-warm-up", daemon=True).start()
+        _threads.path = path  # the store this server was started on, whatever the env says later
+
+        model = model_id()
+        if model is None:
+            return
+        index()
+        embedder(model)  # Compare and Search need both; the map only its figures
+        encode("recovery")
+        for colour in MAP_COLOURS:
+            map_figure(colour, [], [])
+
+    threading.Thread(target=load, args=(db_path(),), name="crosswalk-warm-up", daemon=True).start()

@@ -11,11 +11,8 @@ import streamlit as st
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card
 from pipelines import store
-from pipelines.build import run_build
 from pipelines.errors import InputError
 from pipelines.exports import EXPORTERS, export
-from pipelines.ingest import ingest_paths, preview
-from pipelines.readers import READERS, ReadOptions
 from pipelines.records import EVIDENCE_TYPES
 
 TITLE = "Corpus"
@@ -67,16 +64,27 @@ def render() -> None:
     ]
     st.dataframe(table, hide_index=True, width="stretch", key="corpus_table")
     st.subheader("Excerpts with their citations")
+    _excerpt_pages(shown)
+    _delete_source(frame)
+    _downloads()
+
+
+@st.fragment
+def _excerpt_pages(shown) -> None:
+    """A fragment: turning the page reruns only the cards, not the whole table above."""
     per_page = 20
     pages = max(1, -(-len(shown) // per_page))
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
     for row in shown.iloc[(page - 1) * per_page : page * per_page].itertuples():
         excerpt_card(row)
-    _delete_source(frame)
-    _downloads()
 
 
 def _add_files() -> None:
+    # Imported here: the readers (PDF, Word, Excel) are heavy and no other page needs them; the
+    # app's warm-up thread imports them once the first page is served.
+    from pipelines.ingest import ingest_paths, preview
+    from pipelines.readers import READERS, ReadOptions
+
     with st.expander("Add files", expanded=False):
         extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
         uploads = st.file_uploader(
@@ -154,6 +162,8 @@ def _add_files() -> None:
 
 
 def _rebuild() -> None:
+    from pipelines.build import run_build
+
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, label: str | None = None) -> None:
@@ -168,6 +178,7 @@ def _rebuild() -> None:
     st.success("\n".join(result.summary_lines()[:2]))
 
 
+@st.fragment
 def _delete_source(frame) -> None:
     with st.expander("Delete a source"):
         sources = frame.drop_duplicates("source_id").set_index("source_id")
@@ -187,6 +198,7 @@ def _delete_source(frame) -> None:
             st.rerun()
 
 
+@st.fragment
 def _downloads() -> None:
     with st.expander("Download exports"):
         from pipelines import results  # noqa: F401  (registers the analysis exporters)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card, field_name
-from pipelines import figures
 from pipelines.exports import neutralise
 from pipelines.records import EVIDENCE_TYPES
 
@@ -20,44 +18,28 @@ def render() -> None:
     if not data.require_run():
         return
     layout = data.result("layout")
-    frame = data.excerpts().merge(
-        pd.DataFrame({"excerpt_id": layout["ids"], "x": layout["x"], "y": layout["y"]}),
-        on="excerpt_id",
-    )
-    themes, mapped = data.themes()
-    theme_names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
-    tags = data.result("tags") or {}
-    frame["theme"] = [theme_names.get(mapped.get(str(i), ""), "") for i in frame["excerpt_id"]]
-    frame["field name"] = frame["field"].map(field_name)
-    frame["evidence"] = frame["evidence_type"].fillna("unspecified")
-    frame["top concept"] = [
-        (tags.get(str(i)) or [{"concept": "(none)"}])[0]["concept"] for i in frame["excerpt_id"]
-    ]
+    points = data.map_points()
     left, middle, right = st.columns(3)
-    colour = left.selectbox(
-        "Colour by", ["field name", "theme", "evidence", "top concept"], key="map_colour"
-    )
+    colour = left.selectbox("Colour by", data.MAP_COLOURS, key="map_colour")
     fields = middle.multiselect(
-        "Fields", sorted(frame["field"].unique()), format_func=field_name, key="map_fields"
+        "Fields", sorted(points["field"].unique()), format_func=field_name, key="map_fields"
     )
     evidence = right.multiselect(
         "Evidence type", list(EVIDENCE_TYPES), format_func=EVIDENCE_TYPES.get, key="map_evidence"
     )
-    shown = frame
-    if fields:
-        shown = shown[shown["field"].isin(fields)]
-    if evidence:
-        shown = shown[shown["evidence_type"].isin(evidence)]
-    colours = (
-        {field_name(f): c for f, c in data.field_colours().items()}
-        if colour == "field name"
-        else None
+    shown, drawn, figure = data.map_figure(colour, fields, evidence)
+    sampled = (
+        f" The map draws an evenly spread sample of {len(drawn)} of them (always the same excerpts), "
+        "so it stays quick; choose fields or evidence types to narrow it. A selection lists drawn points only."
+        if len(drawn) < len(shown)
+        else ""
     )
     st.caption(
-        f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. Draw a lasso or box to list excerpts."
+        f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. "
+        f"Draw a lasso or box to list excerpts.{sampled}"
     )
     event = st.plotly_chart(
-        figures.excerpt_map(shown, colour=colour, colours=colours, title=""),
+        figure,
         key="map_chart",
         on_select="rerun",
         selection_mode=("lasso", "box"),

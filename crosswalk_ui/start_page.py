@@ -14,7 +14,7 @@ SLUG = "start"
 
 def render() -> None:
     st.title(TITLE)
-    frame = data.excerpts()
+    frame = data.facets()
     if frame.empty:
         st.info(
             "The store is empty. Add files on the Corpus page or with `python -m pipelines ingest FILE`."
@@ -25,7 +25,7 @@ def render() -> None:
         f"{len(frame)} excerpts from {frame['source_id'].nunique()} sources in {frame['field'].nunique()} fields, "
         f"{(frame['evidence_type'] == 'lived_experience').sum()} of them from lived-experience sources."
     )
-    counts = views.corpus_counts(frame)
+    counts = data.corpus_counts()
     left, right = st.columns(2)
     left.plotly_chart(
         figures.counts_bar(
@@ -82,19 +82,7 @@ def render() -> None:
                 shares.pivot_table(index="family", columns="field", values="count", fill_value=0),
                 key="start_families_table",
             )
-        options = [f"{f['family']}. {f['label']}" for f in lens["families"]]
-        chosen = st.selectbox(
-            "Example definitions from each field for the family", options, key="start_family"
-        )
-        family = lens["families"][options.index(chosen)]
-        columns = st.columns(max(1, len(family["exemplars"])))
-        for column, (field, ids) in zip(columns, family["exemplars"].items(), strict=False):
-            with column:
-                st.subheader(field_name(field))
-                if not ids:
-                    st.caption("No definition from this field in this family.")
-                for row in frame[frame["excerpt_id"].isin(ids[:1])].itertuples():
-                    excerpt_card(row)
+        _family_examples(lens)
 
     st.header("Headline findings")
     themes, _ = data.themes()
@@ -122,6 +110,24 @@ def render() -> None:
             "corrected for the number of tests). The corpus is a curated sample of the literature, not all of it; "
             "themes marked fragile change when the corpus is resampled. The tool explores concepts; it never scores people."
         )
+
+
+@st.fragment
+def _family_examples(lens: dict) -> None:
+    """A fragment: choosing a family reruns only the examples, not the whole page."""
+    options = [f"{f['family']}. {f['label']}" for f in lens["families"]]
+    chosen = st.selectbox(
+        "Example definitions from each field for the family", options, key="start_family"
+    )
+    family = lens["families"][options.index(chosen)]
+    columns = st.columns(max(1, len(family["exemplars"])))
+    for column, (field, ids) in zip(columns, family["exemplars"].items(), strict=False):
+        with column:
+            st.subheader(field_name(field))
+            if not ids:
+                st.caption("No definition from this field in this family.")
+            for row in data.excerpts_with_ids(ids[:1]).itertuples():
+                excerpt_card(row)
 
 
 def _plain(text: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 FONT = dict(family="sans-serif", size=13)
@@ -27,11 +26,23 @@ def counts_bar(
     labels: dict[str, str] | None = None,
 ) -> go.Figure:
     """A bar chart of `count` by `x` (stacked by `colour`)."""
-    shown = table.copy()
+    shown = table
     if labels and colour:
-        shown[colour] = shown[colour].map(lambda v: labels.get(v, v))
+        shown = table.assign(**{colour: table[colour].map(lambda v: labels.get(v, v))})
         colours = {labels.get(k, k): v for k, v in (colours or {}).items()}
-    fig = px.bar(shown, x=x, y="count", color=colour, color_discrete_map=colours or {}, title=title)
+    fig = go.Figure()
+    for value, rows in _groups(shown, colour):
+        fig.add_trace(
+            go.Bar(
+                x=rows[x],
+                y=rows["count"],
+                name="count" if value is None else str(value),
+                marker_color=(colours or {}).get(value),
+                hovertemplate=f"{x}=%{{x}}<br>count=%{{y}}<extra>{value or ''}</extra>",
+                showlegend=colour is not None,
+            )
+        )
+    fig.update_layout(barmode="relative", title=title, xaxis_title=x, yaxis_title="count")
     return _style(fig)
 
 
@@ -44,20 +55,30 @@ def share_bars(
     title: str,
 ) -> go.Figure:
     """Grouped horizontal bars of each field's `share` per `category` (e.g. definition family)."""
-    shown = table.assign(field=table["field"].map(lambda f: labels.get(f, f)))
-    fig = px.bar(
-        shown,
-        y=category,
-        x="share",
-        color="field",
-        orientation="h",
-        barmode="group",
-        color_discrete_map={labels.get(k, k): v for k, v in colours.items()},
-        title=title,
-        labels={"share": "share of the field's excerpts", category: ""},
-    )
+    fig = go.Figure()
+    for field, rows in _groups(table, "field"):
+        fig.add_trace(
+            go.Bar(
+                y=rows[category],
+                x=rows["share"],
+                orientation="h",
+                name=labels.get(field, field),
+                marker_color=colours.get(field),
+                hovertemplate="%{y}<br>%{x:.0%}<extra>" + labels.get(field, field) + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group", title=title, xaxis_title="share of the field's excerpts")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(pd.unique(table[category]))[::-1])
     fig.update_xaxes(tickformat=".0%")
-    return _style(fig, height=max(300, 70 * shown[category].nunique()))
+    return _style(fig, height=max(300, 70 * table[category].nunique()))
+
+
+def _groups(table: pd.DataFrame, column: str | None):
+    """(value, rows) per value of `column` in order of first appearance (one trace each);
+    the whole table as one group when `column` is None."""
+    if column is None:
+        return [(None, table)]
+    return [(value, table[table[column] == value]) for value in pd.unique(table[column])]
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str, percent: bool = False) -> go.Figure:
@@ -83,7 +104,8 @@ def excerpt_map(
 ) -> go.Figure:
     """The 2-D map: one point per excerpt, a trace per value of `colour`; hover shows the excerpt
     and its short citation (escaped: plotly renders a small HTML subset in hover labels).
-    Each point carries its excerpt id, so a selection maps back to excerpts."""
+    Each point carries its excerpt id, so a selection maps back to excerpts. Points are drawn
+    with WebGL (`Scattergl`): SVG markers slow the browser down by the thousand."""
     fig = go.Figure()
     for value, rows in frame.groupby(colour, sort=True):
         hover = [
@@ -91,7 +113,7 @@ def excerpt_map(
             for t, c in zip(rows["text"], rows["short_citation"], strict=True)
         ]
         fig.add_trace(
-            go.Scatter(
+            go.Scattergl(
                 x=rows["x"],
                 y=rows["y"],
                 mode="markers",

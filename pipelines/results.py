@@ -7,13 +7,17 @@ rename, a merge or a note survives every rebuild that matches the theme again.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import pandas as pd
 
 from . import store
 from .errors import input_error
 from .exports import register
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def current_run_id(conn: sqlite3.Connection) -> int:
@@ -47,6 +51,7 @@ def effective_themes(
         return key
 
     mapped = {excerpt: final(key) for excerpt, key in assignments.items()}
+    sizes = Counter(mapped.values())
     out = []
     for theme in themes:
         key = theme["theme_key"]
@@ -57,7 +62,7 @@ def effective_themes(
         shown["label"] = edits.get((f"theme:{key}", "label")) or theme["label"]
         shown["note"] = edits.get((f"theme:{key}", "note")) or ""
         shown["merged_from"] = sorted(k for k in merged_into if final(k) == key)
-        shown["size"] = sum(1 for v in mapped.values() if v == key)
+        shown["size"] = sizes.get(key, 0)
         out.append(shown)
     return out, mapped
 
@@ -181,6 +186,8 @@ def definitions(conn: sqlite3.Connection) -> dict:
 
 @register("graph", formats=("graphml", "json"))
 def graph(conn: sqlite3.Connection) -> nx.Graph:
+    import networkx as nx  # here, not at the top: the app's first page reads themes, not graphs
+
     run_id = current_run_id(conn)
     data = store.run_result(conn, run_id, "graph")
     g = nx.node_link_graph(data, edges="links")

@@ -25,8 +25,12 @@ class Index:
     model_id: str
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection, model_id: str) -> Index:
-        frame = store.excerpts(conn)
+    def load(
+        cls, conn: sqlite3.Connection, model_id: str, *, frame: pd.DataFrame | None = None
+    ) -> Index:
+        """The index of the store's excerpts; `frame` is `store.excerpts(conn)` when the caller
+        has it already (the app shares one copy between its pages and the index)."""
+        frame = store.excerpts(conn) if frame is None else frame
         if frame.empty:
             raise input_error("E024")
         vectors = store.load_embeddings(conn, model_id, frame["text_hash"].tolist())

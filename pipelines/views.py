@@ -92,6 +92,57 @@ def concept_scores(
     return scores
 
 
+def map_points(
+    frame: pd.DataFrame,
+    layout: dict,
+    themes: list[dict],
+    assignments: dict[str, str],
+    tags: dict[str, list[dict]],
+    field_labels: dict[str, str],
+) -> pd.DataFrame:
+    """One row per excerpt placed on the stored 2-D map, with what the map can be coloured by:
+    field name, theme, evidence type and top concept."""
+    points = frame.merge(
+        pd.DataFrame({"excerpt_id": layout["ids"], "x": layout["x"], "y": layout["y"]}),
+        on="excerpt_id",
+    )
+    names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
+    ids = [str(i) for i in points["excerpt_id"]]
+    return points.assign(
+        theme=[names.get(assignments.get(i, ""), "") for i in ids],
+        **{
+            "field name": points["field"].map(lambda f: field_labels.get(f, f)),
+            "evidence": points["evidence_type"].fillna("unspecified"),
+            "top concept": [(tags.get(i) or [{"concept": "(none)"}])[0]["concept"] for i in ids],
+        },
+    )
+
+
+def filter_points(
+    points: pd.DataFrame, *, fields: tuple | list = (), evidence_types: tuple | list = ()
+) -> pd.DataFrame:
+    """The rows of `points` in any of `fields` and any of `evidence_types` (empty: all)."""
+    keep = np.ones(len(points), dtype=bool)
+    if fields:
+        keep &= points["field"].isin(fields).to_numpy()
+    if evidence_types:
+        keep &= points["evidence_type"].isin(evidence_types).to_numpy()
+    return points if keep.all() else points[keep]
+
+
+def even_sample(points: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """At most `limit` rows, chosen by a fixed hash of the excerpt id: the same excerpts every
+    time, spread over the whole corpus, and an excerpt drawn stays drawn when a filter narrows
+    the rows. Rows keep their order."""
+    if len(points) <= limit:
+        return points
+    keys = (points["excerpt_id"].to_numpy(dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(
+        2**32
+    )
+    chosen = np.sort(np.argsort(keys, kind="stable")[:limit])
+    return points.iloc[chosen]
+
+
 def theme_scores(
     assignments: dict[str, str], frame: pd.DataFrame, theme_key: str, vectors: np.ndarray
 ) -> np.ndarray:
@@ -160,9 +211,12 @@ def tool_lens(
     excerpts tagged with any of the tool's domains, and the domains involved. A theme counts as
     covered when that share reaches `covered_at`."""
     tool_keys = {c["key"] for c in tool["concepts"]}
+    by_theme: dict[str, list[str]] = {}
+    for excerpt, key in assignments.items():
+        by_theme.setdefault(key, []).append(excerpt)
     rows = []
     for theme in themes:
-        members = [e for e, key in assignments.items() if key == theme["theme_key"]]
+        members = by_theme.get(theme["theme_key"], [])
         domains: dict[str, int] = {}
         hit = 0
         for excerpt in members:

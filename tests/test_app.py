@@ -129,3 +129,49 @@ def test_workshop_builds_previews_swaps_and_offers_every_format(app_store):
     edited = app.text_area[0]
     edited.input("What surprised you most?").run()
     assert b"What surprised you most?" in app.session_state["workshop_files"][1]["md"]
+
+
+def test_map_draws_a_fixed_sample_of_a_large_corpus_and_says_so(app_store, monkeypatch):
+    from crosswalk_ui import data
+
+    monkeypatch.setattr(data, "MAP_POINTS", 100)
+    app = page_test(pages.map_page)
+    app.run()
+    assert not app.exception
+    caption = " ".join(c.value for c in app.caption)
+    assert "sample of 100 of them" in caption
+    app.selectbox(key="map_colour").set_value("theme").run()
+    assert not app.exception
+    assert "sample of 100 of them" in " ".join(c.value for c in app.caption)
+
+
+def test_even_sample_is_fixed_and_kept_under_a_filter():
+    import pandas as pd
+
+    from pipelines.views import even_sample
+
+    points = pd.DataFrame({"excerpt_id": range(1, 1001), "field": ["a", "b"] * 500})
+    first = even_sample(points, 100)
+    assert len(first) == 100
+    assert first["excerpt_id"].tolist() == even_sample(points, 100)["excerpt_id"].tolist()
+    assert first["excerpt_id"].is_monotonic_increasing
+    narrowed = even_sample(points[points["field"] == "a"], 100)
+    kept = set(first.loc[first["field"] == "a", "excerpt_id"])
+    assert kept <= set(narrowed["excerpt_id"])
+
+
+def test_each_thread_reads_the_store_through_its_own_connection(app_store):
+    import threading
+
+    from crosswalk_ui import data
+
+    seen = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(data.connection(str(app_store))))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert seen[0] is not seen[1]
+    assert data.connection(str(app_store)) is data.connection(str(app_store))
