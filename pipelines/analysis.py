@@ -20,8 +20,10 @@ import pandas as pd
 from . import __version__, store
 from .compare import composition, field_similarity, log_odds, term_contexts, verdicts
 from .concepts import Framework, all_concepts, concept_prototypes, load_frameworks, tag_excerpts
+from .embed import embed_cached
 from .graph import concept_graph, graph_layout
-from .layout import layout_2d
+from .incremental import Placement, plan
+from .layout import layout_2d, place_by_neighbours
 from .themes import (
     author_surnames,
     cluster,
@@ -145,17 +147,21 @@ def theme_analysis(
     seed: int,
     with_stability: bool = True,
     stop_words: frozenset[str] = frozenset(),
+    placement: Placement | None = None,
 ) -> dict:
-    """Cluster, label and describe a set of excerpts (all of them, or one lens)."""
+    """Cluster, label and describe a set of excerpts (all of them, or one lens). With a
+    `placement`, its themes (the previous run's, new excerpts placed) replace the clustering and
+    its carried stability the bootstrap."""
     vectors = theme_space(vectors, fields)
-    clustering = cluster(vectors, seed=seed)
+    clustering = placement.clustering if placement else cluster(vectors, seed=seed)
     labels = clustering.labels
     terms = key_terms(texts, labels, extra_stop_words=stop_words)
-    scores = (
-        stability(vectors, labels, k=clustering.k, seed=seed)
-        if with_stability and clustering.k > 1
-        else np.ones(clustering.k)
-    )
+    if placement:
+        scores = placement.stability
+    elif with_stability and clustering.k > 1:
+        scores = stability(vectors, labels, k=clustering.k, seed=seed)
+    else:
+        scores = np.ones(clustering.k)
     table = composition(labels, fields, field_order)
     verdict_list = verdicts(table)
     fields_arr = np.asarray(fields)
@@ -201,7 +207,13 @@ def run_analysis(
     seed: int = 42,
     progress=None,
     force: bool = False,
+    full: bool = False,
 ) -> RunOutcome:
+    """Run the analysis and persist it, or reuse the current run when nothing changed.
+
+    When only a few excerpts were added (the rule in `incremental`), they are placed into the
+    current run's themes instead of re-clustering; `full=True` always re-clusters (and recomputes
+    an unchanged corpus whose current run was incremental)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -221,13 +233,15 @@ def run_analysis(
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
+    previous_summary = json.loads(latest["summary"] or "{}") if latest is not None else {}
     if (
         latest is not None
         and not force
         and latest["corpus_hash"] == corpus
         and json.loads(latest["params"]).get("hash") == _params_hash(params)
+        and not (full and "placed into existing themes" in previous_summary)
     ):
-        return RunOutcome(latest["id"], True, json.loads(latest["summary"] or "{}"))
+        return RunOutcome(latest["id"], True, previous_summary)
 
     vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
     texts = frame["text"].tolist()
@@ -238,7 +252,26 @@ def run_analysis(
     step("loaded", 1)
 
     surnames = author_surnames(frame["authors"].tolist())
-    main = theme_analysis(vectors, texts, fields, field_order, seed=seed, stop_words=surnames)
+    placement = (
+        None
+        if full or force
+        else plan(
+            conn,
+            latest,
+            params_hash=_params_hash(params),
+            frame=frame,
+            theme_vectors=theme_space(vectors, fields),
+        )
+    )
+    main = theme_analysis(
+        vectors,
+        texts,
+        fields,
+        field_order,
+        seed=seed,
+        stop_words=surnames,
+        placement=placement,
+    )
     step("themes", 2)
 
     matched, next_key = carry_theme_keys(conn, latest, main, ids)
@@ -289,7 +322,7 @@ def run_analysis(
     # Concept tags.
     concepts = all_concepts(frameworks)
     proto_texts, owners = concept_prototypes(concepts)
-    proto_vectors = embedder.encode(proto_texts)
+    proto_vectors = embed_cached(conn, embedder, proto_texts)
     tagging = tag_excerpts(texts, vectors, concepts, proto_vectors, owners)
     tags = {str(ids[i]): tagging.tags[i] for i in range(len(ids))}
     fields_arr = np.asarray(fields)
@@ -337,7 +370,10 @@ def run_analysis(
     positions = graph_layout(graph, seed=seed)
     step("graph", 7)
 
-    coords, layout_method = layout_2d(vectors, seed=seed)
+    if placement:
+        coords, layout_method = _extend_layout(conn, latest["id"], ids, vectors)
+    else:
+        coords, layout_method = layout_2d(vectors, seed=seed)
     step("layout", 8)
 
     table = main["composition"].copy()
@@ -353,6 +389,15 @@ def run_analysis(
         "concepts tagged per excerpt": round(float(np.mean([len(t) for t in tagging.tags])), 2),
         "unassigned": 0,
     }
+    if placement:
+        summary["placed into existing themes"] = placement.new
+        summary["far from every theme"] = placement.far
+        summary["full rebuild would change the themes"] = placement.rebuild_would_change
+    incremental = (
+        {**placement.record(), "full_size": previous_full_size(conn, latest)}
+        if placement
+        else {"full_size": len(ids), "placed_since_full": 0}
+    )
     results = {
         "themes": main["themes"],
         "assignments": {str(i): k for i, k in zip(ids, theme_keys, strict=True)},
@@ -372,6 +417,10 @@ def run_analysis(
             },
             "centres": {matched[t]: main["centres"][t].round(5).tolist() for t in range(main["k"])},
             "next_key": next_key,
+        },
+        "incremental": incremental,
+        "excerpt_fields": {
+            str(i): [f, k] for i, f, k in zip(ids, fields, frame["kind"].fillna(""), strict=True)
         },
         "definitions": lenses["definitions"],
         "defined_words": lenses["defined_words"],
@@ -438,6 +487,27 @@ def run_analysis(
         )
     step("saved", 9)
     return RunOutcome(run_id, False, summary)
+
+
+def previous_full_size(conn: sqlite3.Connection, run) -> int:
+    record = store.run_result(conn, run["id"], "incremental") or {}
+    return int(record.get("full_size", 0))
+
+
+def _extend_layout(
+    conn: sqlite3.Connection, run_id: int, ids: list[int], vectors: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """The previous run's map, with each new excerpt placed among its nearest mapped neighbours."""
+    previous = store.run_result(conn, run_id, "layout")
+    old = {
+        int(i): (x, y)
+        for i, x, y in zip(previous["ids"], previous["x"], previous["y"], strict=True)
+    }
+    known = np.array([i in old for i in ids])
+    coords = np.zeros((len(ids), 2))
+    coords[known] = [old[i] for i in np.asarray(ids)[known]]
+    coords[~known] = place_by_neighbours(vectors[~known], vectors[known], coords[known])
+    return np.round(coords, 5), previous["method"] + "; new excerpts placed by nearest neighbours"
 
 
 def _json_default(value):

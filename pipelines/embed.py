@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from . import store
+from . import records, store
 from .errors import input_error
 
 BUNDLED = "all-MiniLM-L6-v2"
@@ -186,8 +186,10 @@ class OpenVINOEmbedder:
             done[0] += len(index)
 
         queue.set_callback(finished)
-        for start in range(0, len(texts), self.batch_size):
-            index = order[start : start + self.batch_size]
+        # Enough batches to keep every stream busy even for a few texts.
+        size = max(1, min(self.batch_size, -(-len(texts) // self.requests)))
+        for start in range(0, len(texts), size):
+            index = order[start : start + size]
             queue.start_async(self._inputs([texts[i] for i in index]), index)
             if progress:
                 progress(done[0], len(texts))
@@ -358,3 +360,18 @@ def embed_missing(conn: sqlite3.Connection, embedder: Embedder, *, progress=None
             vectors = embedder.encode(ordered[start : start + step], progress=slice_progress)
             store.save_embeddings(conn, embedder.model_id, missing[start : start + step], vectors)
     return EmbedReport(embedder.model_id, len(texts), len(missing))
+
+
+def embed_cached(conn: sqlite3.Connection, embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embeddings of other text (concept prototypes) through the same cache as the excerpts', so
+    a rebuild does not embed a framework's thousand cue phrases again. Always read back from the
+    store, so a first and a later build use bit-identical vectors."""
+    hashes = [records.text_hash(t) for t in texts]
+    cached = store.cached_hashes(conn, embedder.model_id)
+    missing = dict(
+        sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
+    )
+    if missing:
+        vectors = embedder.encode(list(missing.values()))
+        store.save_embeddings(conn, embedder.model_id, list(missing), vectors)
+    return store.load_embeddings(conn, embedder.model_id, hashes)
