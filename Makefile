@@ -53,6 +53,7 @@ lint: setup
 bench: setup
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/perf.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

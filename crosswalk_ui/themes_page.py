@@ -8,7 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card, field_name
-from pipelines import figures, results, views
+from pipelines import figures, incremental, results, views
 
 TITLE = "Themes"
 SLUG = "themes"
@@ -18,6 +18,9 @@ def render() -> None:
     st.title(TITLE)
     if not data.require_run():
         return
+    notice = incremental.rebuild_notice(data.conn(), data.run_id())
+    if notice:
+        st.warning(notice)
     themes, _ = data.themes()
     frame = data.excerpts()
     summary = pd.DataFrame(

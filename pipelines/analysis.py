@@ -27,8 +27,10 @@ from .concepts import (
     load_frameworks,
     tag_excerpts,
 )
+from .embed import embed_cached
 from .graph import concept_graph, graph_layout
-from .layout import layout_2d
+from .incremental import Placement, plan
+from .layout import layout_2d, place_by_neighbours
 from .themes import (
     author_surnames,
     cluster,
@@ -91,7 +93,12 @@ def carry_theme_keys(
 
 
 def tag_by_framework_group(
-    texts: list[str], vectors: np.ndarray, frameworks: list[Framework], *, embedder
+    texts: list[str],
+    vectors: np.ndarray,
+    frameworks: list[Framework],
+    *,
+    embedder,
+    encode=None,
 ) -> list[list[dict]]:
     """Concept tags per excerpt, best first: the bundled frameworks tagged together, and each
     other codebook (`build --concepts`) tagged on its own.
@@ -105,7 +112,8 @@ def tag_by_framework_group(
     for group in groups:
         concepts = all_concepts(group)
         proto_texts, owners = concept_prototypes(concepts)
-        tagging = tag_excerpts(texts, vectors, concepts, embedder.encode(proto_texts), owners)
+        proto_vectors = (encode or embedder.encode)(proto_texts)
+        tagging = tag_excerpts(texts, vectors, concepts, proto_vectors, owners)
         for row, found in zip(out, tagging.tags, strict=True):
             row.extend(found)
     return [sorted(row, key=lambda tag: -tag["score"]) for row in out]
@@ -175,23 +183,30 @@ def theme_analysis(
     seed: int,
     with_stability: bool = True,
     stop_words: frozenset[str] = frozenset(),
+    placement: Placement | None = None,
 ) -> dict:
     """Cluster, label and describe a set of excerpts (all of them, or one lens).
 
     Themes are clustered on the embeddings joined with the words (`theme_features`); their centres
     and representatives are taken in the field-centred embedding space alone, whose axes do not
-    change from run to run, so a rebuild can match themes by centre."""
+    change from run to run, so a rebuild can match themes by centre. With a `placement`, its
+    themes (the previous run's, new excerpts placed) replace the clustering and its carried
+    stability the bootstrap."""
     vectors = theme_space(vectors, fields)
-    features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
-    clustering = cluster(features, seed=seed)
+    if placement:
+        clustering, features = placement.clustering, None
+    else:
+        features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
+        clustering = cluster(features, seed=seed)
     labels = clustering.labels
     centres = normalise(np.vstack([vectors[labels == t].mean(axis=0) for t in range(clustering.k)]))
     terms = key_terms(texts, labels, extra_stop_words=stop_words)
-    scores = (
-        stability(features, labels, k=clustering.k, seed=seed)
-        if with_stability and clustering.k > 1
-        else np.ones(clustering.k)
-    )
+    if placement:
+        scores = placement.stability
+    elif with_stability and clustering.k > 1:
+        scores = stability(features, labels, k=clustering.k, seed=seed)
+    else:
+        scores = np.ones(clustering.k)
     table = composition(labels, fields, field_order)
     verdict_list = verdicts(table)
     fields_arr = np.asarray(fields)
@@ -237,7 +252,13 @@ def run_analysis(
     seed: int = 42,
     progress=None,
     force: bool = False,
+    full: bool = False,
 ) -> RunOutcome:
+    """Run the analysis and persist it, or reuse the current run when nothing changed.
+
+    When only a few excerpts were added (the rule in `incremental`), they are placed into the
+    current run's themes instead of re-clustering; `full=True` always re-clusters (and recomputes
+    an unchanged corpus whose current run was incremental)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -257,13 +278,15 @@ def run_analysis(
     }
     corpus = store.corpus_hash(conn)
     latest = store.latest_run(conn)
+    previous_summary = json.loads(latest["summary"] or "{}") if latest is not None else {}
     if (
         latest is not None
         and not force
         and latest["corpus_hash"] == corpus
         and json.loads(latest["params"]).get("hash") == _params_hash(params)
+        and not (full and "placed into existing themes" in previous_summary)
     ):
-        return RunOutcome(latest["id"], True, json.loads(latest["summary"] or "{}"))
+        return RunOutcome(latest["id"], True, previous_summary)
 
     vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
     texts = frame["text"].tolist()
@@ -274,7 +297,26 @@ def run_analysis(
     step("loaded", 1)
 
     surnames = author_surnames(frame["authors"].tolist())
-    main = theme_analysis(vectors, texts, fields, field_order, seed=seed, stop_words=surnames)
+    placement = (
+        None
+        if full or force
+        else plan(
+            conn,
+            latest,
+            params_hash=_params_hash(params),
+            frame=frame,
+            theme_vectors=theme_space(vectors, fields),
+        )
+    )
+    main = theme_analysis(
+        vectors,
+        texts,
+        fields,
+        field_order,
+        seed=seed,
+        stop_words=surnames,
+        placement=placement,
+    )
     step("themes", 2)
 
     matched, next_key = carry_theme_keys(conn, latest, main, ids)
@@ -324,7 +366,13 @@ def run_analysis(
 
     # Concept tags.
     concepts = all_concepts(frameworks)
-    excerpt_tags = tag_by_framework_group(texts, main["vectors"], frameworks, embedder=embedder)
+    excerpt_tags = tag_by_framework_group(
+        texts,
+        main["vectors"],
+        frameworks,
+        embedder=embedder,
+        encode=lambda phrases: embed_cached(conn, embedder, phrases),
+    )
     tags = {str(ids[i]): excerpt_tags[i] for i in range(len(ids))}
     fields_arr = np.asarray(fields)
     coverage: dict[str, dict[str, float]] = {}
@@ -371,7 +419,10 @@ def run_analysis(
     positions = graph_layout(graph, seed=seed)
     step("graph", 7)
 
-    coords, layout_method = layout_2d(vectors, seed=seed)
+    if placement:
+        coords, layout_method = _extend_layout(conn, latest["id"], ids, vectors)
+    else:
+        coords, layout_method = layout_2d(vectors, seed=seed)
     step("layout", 8)
 
     table = main["composition"].copy()
@@ -387,6 +438,15 @@ def run_analysis(
         "concepts tagged per excerpt": round(float(np.mean([len(t) for t in excerpt_tags])), 2),
         "unassigned": 0,
     }
+    if placement:
+        summary["placed into existing themes"] = placement.new
+        summary["far from every theme"] = placement.far
+        summary["full rebuild would change the themes"] = placement.rebuild_would_change
+    incremental = (
+        {**placement.record(), "full_size": previous_full_size(conn, latest)}
+        if placement
+        else {"full_size": len(ids), "placed_since_full": 0}
+    )
     results = {
         "themes": main["themes"],
         "assignments": {str(i): k for i, k in zip(ids, theme_keys, strict=True)},
@@ -406,6 +466,10 @@ def run_analysis(
             },
             "centres": {matched[t]: main["centres"][t].round(5).tolist() for t in range(main["k"])},
             "next_key": next_key,
+        },
+        "incremental": incremental,
+        "excerpt_fields": {
+            str(i): [f, k] for i, f, k in zip(ids, fields, frame["kind"].fillna(""), strict=True)
         },
         "definitions": lenses["definitions"],
         "defined_words": lenses["defined_words"],
@@ -472,6 +536,27 @@ def run_analysis(
         )
     step("saved", 9)
     return RunOutcome(run_id, False, summary)
+
+
+def previous_full_size(conn: sqlite3.Connection, run) -> int:
+    record = store.run_result(conn, run["id"], "incremental") or {}
+    return int(record.get("full_size", 0))
+
+
+def _extend_layout(
+    conn: sqlite3.Connection, run_id: int, ids: list[int], vectors: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """The previous run's map, with each new excerpt placed among its nearest mapped neighbours."""
+    previous = store.run_result(conn, run_id, "layout")
+    old = {
+        int(i): (x, y)
+        for i, x, y in zip(previous["ids"], previous["x"], previous["y"], strict=True)
+    }
+    known = np.array([i in old for i in ids])
+    coords = np.zeros((len(ids), 2))
+    coords[known] = [old[i] for i in np.asarray(ids)[known]]
+    coords[~known] = place_by_neighbours(vectors[~known], vectors[known], coords[known])
+    return np.round(coords, 5), previous["method"] + "; new excerpts placed by nearest neighbours"
 
 
 def _json_default(value):

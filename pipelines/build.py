@@ -32,6 +32,11 @@ class BuildResult:
             lines.append(f"run {self.run_id} ({state})")
             for key, value in self.summary.items():
                 lines.append(f"  {key}: {value}")
+            if self.summary.get("full rebuild would change the themes"):
+                lines.append(
+                    "new excerpts were placed into the existing themes, but many are far from "
+                    "every theme: a full rebuild (`build --full`) would change the themes"
+                )
         return lines
 
 
@@ -43,7 +48,10 @@ def run_build(
     seed: int = 42,
     progress=None,
     embed_only: bool = False,
+    full: bool = False,
 ) -> BuildResult:
+    """Embed what is missing, then run the analysis (see `analysis.run_analysis`; `full`
+    re-clusters from scratch instead of placing a few new excerpts into the current themes)."""
     if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
         raise input_error("E024")
     from .analysis import run_analysis
@@ -58,6 +66,8 @@ def run_build(
     result = BuildResult(embedder.model_id, report.total, report.embedded)
     if embed_only:
         return result
-    run = run_analysis(conn, embedder=embedder, frameworks=frameworks, seed=seed, progress=progress)
+    run = run_analysis(
+        conn, embedder=embedder, frameworks=frameworks, seed=seed, progress=progress, full=full
+    )
     result.run_id, result.reused, result.summary = run.run_id, run.reused, run.summary
     return result

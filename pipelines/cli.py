@@ -119,6 +119,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress,
             embed_only=args.embed_only,
+            full=args.full,
         )
     finally:
         progress.close()
@@ -298,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--embed-only", action="store_true", help="embed new text but do not run the analysis"
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="re-cluster from scratch even when the new excerpts could be placed into the "
+        "current themes",
     )
 
     p = sub.add_parser("export", parents=[common], help="write a result to a file")

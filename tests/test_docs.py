@@ -41,7 +41,14 @@ def test_every_export_is_documented():
 
 
 @pytest.mark.parametrize(
-    "variable", ["CROSSWALK_DB", "CROSSWALK_MODEL", "CROSSWALK_PRECISION", "HF_HUB_OFFLINE"]
+    "variable",
+    [
+        "CROSSWALK_DB",
+        "CROSSWALK_MODEL",
+        "CROSSWALK_BACKEND",
+        "CROSSWALK_PRECISION",
+        "HF_HUB_OFFLINE",
+    ],
 )
 def test_every_setting_is_documented(variable):
     assert f"`{variable}" in README

@@ -12,6 +12,8 @@ from pipelines import store
 from pipelines.cli import main
 from pipelines.embed import (
     BUNDLED,
+    MIN_AGREEMENT,
+    OpenVINOEmbedder,
     SentenceTransformerEmbedder,
     agreement,
     bundled_model_path,
@@ -53,10 +55,22 @@ def test_mixed_precision_agrees_with_fp32(corpus_texts):
     assert agreement(fp32, bf16) >= 0.999
 
 
-def test_length_sorted_batches_match_plain_encode(model, corpus_texts):
+def test_the_default_embedder_agrees_with_fp32_sentence_transformers(model, corpus_texts):
+    """What `build` uses by default (OpenVINO) against plain fp32 `SentenceTransformer.encode`,
+    on every bundled excerpt and on one short query."""
+    assert isinstance(model, OpenVINOEmbedder)
+    plain = SentenceTransformerEmbedder(bundled_model_path()).model
+    texts = [*corpus_texts, "hope"]
+    assert agreement(model.encode(texts), plain.encode(texts, normalize_embeddings=True)) >= (
+        MIN_AGREEMENT
+    )
+
+
+def test_length_sorted_batches_match_plain_encode(corpus_texts):
     sample = corpus_texts[:40]
-    ours = model.encode(sample)
-    plain = model.model.encode(sample, normalize_embeddings=True)
+    torch_backend = SentenceTransformerEmbedder(bundled_model_path())
+    ours = torch_backend.encode(sample)
+    plain = torch_backend.model.encode(sample, normalize_embeddings=True)
     assert agreement(ours, plain) >= 0.9999
 
 
