@@ -50,10 +50,11 @@ reliability: setup
 lint: setup
 	$(PY) -m ruff check pipelines crosswalk_ui tests benchmarks app.py
 
-bench: setup
+bench: corpus
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/perf.py
+	$(PY) benchmarks/workshop.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
