@@ -12,7 +12,7 @@ from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_card
 from pipelines import store
 from pipelines.errors import InputError
-from pipelines.exports import EXPORTERS, export
+from pipelines.exports import EXPORTERS, export, safe_output_path
 from pipelines.records import EVIDENCE_TYPES
 
 TITLE = "Corpus"
@@ -129,8 +129,12 @@ def _add_files() -> None:
         folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
         paths, names = [], []
         for upload in uploads:
-            # Only the base name is used, so an upload cannot write outside the temporary folder.
-            path = folder / Path(upload.name).name
+            # Only a plain base name is used, so an upload cannot write outside the temporary folder.
+            try:
+                path = safe_output_path(folder, Path(upload.name).name)
+            except InputError as error:
+                st.error(error.message)
+                return
             path.write_bytes(upload.getvalue())
             paths.append(path)
             names.append(upload.name)

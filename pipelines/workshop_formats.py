@@ -193,6 +193,9 @@ def render_html(pack: Pack) -> bytes:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        # Nothing in the page may load or run anything: only its own inline style.
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         f"<title>Cards: {e(pack.focus_label)}</title><style>{HTML_STYLE}</style></head><body>",
         f"<h1>Card sort: {e(pack.focus_label)}</h1>",
         f"<p>{e(summary_line(pack))} Print on A4, double-sided (flip on the long edge), "

@@ -307,6 +307,7 @@ def test_hostile_text_is_inert_in_every_format(hostile):
     page = render(hostile, "html").decode()
     assert "<script" not in page and "<img" not in page and "<b>" not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "default-src 'none'" in page  # the page may load and run nothing
     markdown = render(hostile, "md").decode()
     cards = markdown.split("## 2. Card sort")[1].split("## 3.")[0]
     assert not re.search(r"(?<!\\)[<>*\[\]_`]", cards)
