@@ -28,9 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipelines import store  # noqa: E402
 from pipelines.concepts import Concept, concept_prototypes  # noqa: E402
-from pipelines.embed import get_embedder  # noqa: E402
-from pipelines.results import effective_themes  # noqa: E402
-from pipelines.workshop import PackRequest, build_pack  # noqa: E402
+from pipelines.workshop import PackRequest, build_pack, store_context  # noqa: E402
 
 FOCI = {
     "chime/hope": "hope",
@@ -53,12 +51,9 @@ def main() -> int:
     if run is None:
         print("no analysis run in the store: run `make corpus` first", file=sys.stderr)
         return 2
-    embedder = get_embedder(run["model_id"])
-    frame = store.excerpts(conn)
-    vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
-    names = ("frameworks", "tags", "coverage", "vocabulary", "term_contexts", "field_similarity")
-    results = {n: store.run_result(conn, run["id"], n) for n in names}
-    themes, assignments = effective_themes(conn)
+    context = store_context(conn)
+    frame, vectors, results = context["frame"], context["vectors"], context["results"]
+    encode = context["encode"]
     with (ROOT / "benchmarks" / "devset" / "labels.csv").open(encoding="utf-8") as handle:
         codes = {r["id"]: set(r["codes"].split(";")) for r in csv.DictReader(handle)}
     base_ids = [str(e).split("#")[0] for e in frame["external_id"]]
@@ -72,17 +67,7 @@ def main() -> int:
     for focus, code in FOCI.items():
         request = PackRequest(focus=focus, fields=FIELDS, items=ITEMS, seed=42)
         started = time.perf_counter()
-        pack = build_pack(
-            request,
-            frame=frame,
-            vectors=vectors,
-            results=results,
-            themes=themes,
-            assignments=assignments,
-            field_labels=store.field_labels(conn),
-            encode=embedder.encode,
-            run_id=int(run["id"]),
-        )
+        pack = build_pack(request, **context)
         seconds = time.perf_counter() - started
         position = {e: n for n, e in enumerate(frame["excerpt_id"])}
         chosen = [position[i.excerpt_id] for i in pack.items]
@@ -93,7 +78,7 @@ def main() -> int:
         texts, _ = concept_prototypes(
             [Concept(*focus.split("/"), concept["label"], concept["description"], concept["cues"])]
         )
-        closeness = (vectors @ embedder.encode(texts).T).max(axis=1)
+        closeness = (vectors @ encode(texts).T).max(axis=1)
         plain = [
             p
             for f in FIELDS

@@ -67,12 +67,11 @@ def _focus() -> str | None:
 def _build(request: workshop.PackRequest) -> workshop.Pack:
     index = data.index()
     themes, assignments = data.themes()
-    names = ("frameworks", "tags", "coverage", "vocabulary", "term_contexts", "field_similarity")
     return workshop.build_pack(
         request,
         frame=index.frame,
         vectors=index.vectors,
-        results={name: data.result(name) for name in names},
+        results={name: data.result(name) for name in workshop.RESULT_NAMES},
         themes=themes,
         assignments=assignments,
         field_labels=data.field_labels(),

@@ -754,28 +754,33 @@ def swap_item(pack: Pack, number: int) -> Pack:
     return replace(pack, items=items, reserves=reserves)
 
 
-def build_pack_from_store(
-    conn: sqlite3.Connection, request: PackRequest, *, model: str | None = None
-) -> Pack:
-    """Load the corpus, its embeddings and the current run, and build the pack."""
+RESULT_NAMES = ("frameworks", "tags", "coverage", "vocabulary", "term_contexts", "field_similarity")
+
+
+def store_context(conn: sqlite3.Connection, *, model: str | None = None) -> dict:
+    """Everything `build_pack` needs besides the request: the corpus, its embeddings, the current
+    run's results and themes (with the user's edits), the field labels and the encoder."""
     from .embed import get_embedder
 
     run_id = current_run_id(conn)
     run = store.latest_run(conn)
     embedder = get_embedder(model or run["model_id"])
     frame = store.excerpts(conn)
-    vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
-    names = ("frameworks", "tags", "coverage", "vocabulary", "term_contexts", "field_similarity")
-    results = {name: store.run_result(conn, run_id, name) for name in names}
     themes, assignments = effective_themes(conn, run_id)
-    return build_pack(
-        request,
-        frame=frame,
-        vectors=vectors,
-        results=results,
-        themes=themes,
-        assignments=assignments,
-        field_labels=store.field_labels(conn),
-        encode=embedder.encode,
-        run_id=run_id,
-    )
+    return {
+        "frame": frame,
+        "vectors": store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist()),
+        "results": {name: store.run_result(conn, run_id, name) for name in RESULT_NAMES},
+        "themes": themes,
+        "assignments": assignments,
+        "field_labels": store.field_labels(conn),
+        "encode": embedder.encode,
+        "run_id": run_id,
+    }
+
+
+def build_pack_from_store(
+    conn: sqlite3.Connection, request: PackRequest, *, model: str | None = None
+) -> Pack:
+    """Load the corpus, its embeddings and the current run, and build the pack."""
+    return build_pack(request, **store_context(conn, model=model))
