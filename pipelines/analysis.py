@@ -335,9 +335,16 @@ def run_analysis(
     step("stability", 3)
 
     # The definitions lens, and the lens over excerpts that use the defined words.
+    lens_members = {
+        "definitions": (frame["kind"] == "definition").to_numpy(),
+        "defined_words": frame["text"]
+        .str.lower()
+        .str.contains("|".join(DEFINED_WORDS), regex=True)
+        .to_numpy(),
+    }
     lenses = {
-        "definitions": lens(
-            np.flatnonzero((frame["kind"] == "definition").to_numpy()),
+        name: lens(
+            np.flatnonzero(members),
             vectors,
             texts,
             fields,
@@ -345,22 +352,8 @@ def run_analysis(
             ids,
             seed=seed,
             stop_words=surnames,
-        ),
-        "defined_words": lens(
-            np.flatnonzero(
-                frame["text"]
-                .str.lower()
-                .str.contains("|".join(DEFINED_WORDS), regex=True)
-                .to_numpy()
-            ),
-            vectors,
-            texts,
-            fields,
-            field_order,
-            ids,
-            seed=seed,
-            stop_words=surnames,
-        ),
+        )
+        for name, members in lens_members.items()
     }
     step("definitions", 4)
 

@@ -332,7 +332,11 @@ def _mmr(
 
 
 def select(
-    request: PackRequest, frame: pd.DataFrame, vectors: np.ndarray, focus: Focus
+    request: PackRequest,
+    frame: pd.DataFrame,
+    vectors: np.ndarray,
+    focus: Focus,
+    field_labels: dict[str, str],
 ) -> tuple[dict[str, list[int]], dict[str, list[int]], list[str]]:
     """Row positions chosen per field, the ranked reserves per field, and warnings."""
     rng = np.random.default_rng(request.seed)
@@ -356,7 +360,7 @@ def select(
     for f in request.fields:
         if len(pools[f]) < quotas[f]:
             warnings.append(
-                f"The corpus has only {len(pools[f])} excerpt(s) from {{{f}}} relevant to this "
+                f"The corpus has only {len(pools[f])} excerpt(s) from {field_labels.get(f, f)} relevant to this "
                 f"focus; the pack includes those rather than {quotas[f]} (no padding with "
                 "off-topic excerpts)."
             )
@@ -380,7 +384,8 @@ def select(
                 f"third would be {target}): the corpus has no more that are relevant to this focus."
             )
     filled = sum(len(c) for c in chosen.values())
-    if filled < request.items and not any("no padding" in w for w in warnings):
+    short_field = any(len(pools[f]) < quotas[f] for f in request.fields)
+    if filled < request.items and not short_field:
         warnings.append(
             f"The pack has {filled} items, not {request.items}: the rest would have repeated "
             "items already chosen."
@@ -664,20 +669,24 @@ def build_pack(
     """A pack from the corpus (`frame`, row-aligned with unit `vectors`) and the run's results."""
     validate(request, sorted(set(frame["field"])))
     focus = resolve_focus(request.focus, frame, vectors, results, themes, assignments, encode)
-    chosen, reserves, warnings = select(request, frame, vectors, focus)
-    warnings = [w.format(**{f: field_labels.get(f, f) for f in request.fields}) for w in warnings]
+    chosen, reserves, warnings = select(request, frame, vectors, focus, field_labels)
     concept_labels = {
         c["key"]: c["label"] for f in results.get("frameworks") or [] for c in f.get("concepts", [])
     }
     theme_labels = {t["theme_key"]: t["label"] for t in themes}
     tags = results.get("tags") or {}
-    labels_list = [field_labels.get(f, f) for f in field_labels] + list(field_labels)
+    # Field names never show on a card front: labels, slugs and slugs written as words.
+    giveaway_labels = [
+        *field_labels.values(),
+        *field_labels,
+        *(f.replace("_", " ") for f in field_labels),
+    ]
 
     def item(position: int) -> Item:
         row = frame.iloc[position]
         front, masked = card_front(
             row["text"],
-            field_labels=[w.replace("_", " ") for w in labels_list] + list(field_labels),
+            field_labels=giveaway_labels,
             authors=row["authors"],
             keep_wording=request.keep_wording,
         )
