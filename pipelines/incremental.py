@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import store
-from .themes import Clustering, normalise
+
+if TYPE_CHECKING:  # importing themes loads scikit-learn: the app's Themes page needs only the notice
+    from .themes import Clustering
 
 MAX_SHARE = 0.05
 MAX_COUNT = 2000
@@ -76,6 +79,8 @@ def plan(
 ) -> Placement | None:
     """The placement of the new excerpts into the latest run's themes, or None when the rule
     (module docstring) calls for a full re-clustering."""
+    from .themes import Clustering, normalise
+
     if latest is None or json.loads(latest["params"]).get("hash") != params_hash:
         return None
     labels_by_id, themes, record = previous_labels(conn, latest)
