@@ -1,6 +1,6 @@
 """The 2-D map of all excerpts, computed at build time so the app never computes it on page load.
 
-t-SNE (cosine, on 50 principal components, PCA-initialised, fixed seed). Up to `TSNE_SAMPLE`
+t-SNE (cosine, on 50 principal components, PCA-initialised, fixed seed, 500 iterations). Up to `TSNE_SAMPLE`
 excerpts it embeds them all; above that it embeds a fixed-seed sample of `TSNE_SAMPLE` and places
 every other excerpt at the similarity-weighted mean of its `NEIGHBOURS` nearest sampled excerpts.
 Barnes-Hut t-SNE took most of a 10,000-excerpt build (minutes on two cores) and cannot run at
@@ -28,6 +28,11 @@ def _tsne(reduced: np.ndarray, *, seed: int) -> np.ndarray:
         random_state=seed,
         metric="cosine",
         learning_rate="auto",
+        # Half the default iterations and a coarser Barnes-Hut angle: 2.5x faster at 1,000 and
+        # 2,500 excerpts, with the 10 nearest neighbours kept about as well (trustworthiness 0.956
+        # against 0.957 at 1,000; 0.988 against 0.991 at 2,500).
+        max_iter=500,
+        angle=0.8,
     ).fit_transform(reduced)
 
 
