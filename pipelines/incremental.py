@@ -27,7 +27,8 @@ import numpy as np
 
 from . import store
 
-if TYPE_CHECKING:  # importing themes loads scikit-learn: the app's Themes page needs only the notice
+# Importing themes loads scikit-learn; the app's Themes page needs only `rebuild_notice`.
+if TYPE_CHECKING:
     from .themes import Clustering
 
 MAX_SHARE = 0.05
