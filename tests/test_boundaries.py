@@ -23,7 +23,7 @@ CODE = [
 UNSAFE = re.compile(
     r"\bpickle\b|\bcPickle\b|\bdill\b|\bjoblib\.load\b|\bmarshal\b|\bshelve\b|"
     r"\bread_pickle\b|allow_pickle\s*=\s*True|\btorch\.load\b|\byaml\.(?:unsafe_)?load\(|"
-    r"yaml\.Loader\b|(?<![.\w])eval\(|(?<![.\w])exec\(|trust_remote_code\s*=\s*True"
+    r"yaml\.(?:C?Loader|C?UnsafeLoader|C?FullLoader)\b|(?<![.\w])eval\(|(?<![.\w])exec\(|trust_remote_code\s*=\s*True"
 )
 
 
@@ -31,6 +31,8 @@ def test_the_code_scan_finds_an_unsafe_call():
     assert UNSAFE.search("data = pickle.loads(blob)")
     assert UNSAFE.search("yaml.load(text, Loader=yaml.Loader)")
     assert not UNSAFE.search("yaml.safe_load(text)")
+    assert UNSAFE.search("Loader=yaml.CLoader") and UNSAFE.search("yaml.FullLoader")
+    assert not UNSAFE.search("getattr(yaml, 'CSafeLoader', yaml.SafeLoader)")
     assert UNSAFE.search("eval(text)") and not UNSAFE.search("model.eval()")
 
 
