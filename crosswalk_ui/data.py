@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import pandas as pd
 import streamlit as st
@@ -301,6 +302,7 @@ def require_run() -> bool:
     return True
 
 
+WARM_UP_DELAY = 3.0  # seconds after the first page's script ends
 _warming = threading.Lock()
 _warmed = False
 
@@ -316,6 +318,8 @@ def warm_up_in_background() -> None:
         _warmed = True
 
     def load(path: str) -> None:
+        # Leave the two cores to the browser while it draws the first page's charts.
+        time.sleep(WARM_UP_DELAY)
         import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
 
         _threads.path = path  # the store this server was started on, whatever the env says later
