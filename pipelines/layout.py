@@ -1,11 +1,11 @@
 """The 2-D map of all excerpts, computed at build time so the app never computes it on page load.
 
-t-SNE (cosine, on 50 principal components, PCA-initialised, fixed seed, 500 iterations). Up to `TSNE_SAMPLE`
-excerpts it embeds them all; above that it embeds a fixed-seed sample of `TSNE_SAMPLE` and places
-every other excerpt at the similarity-weighted mean of its `NEIGHBOURS` nearest sampled excerpts.
-Barnes-Hut t-SNE took most of a 10,000-excerpt build (minutes on two cores) and cannot run at
-100,000; the sample keeps the map's shape at a fixed cost, and placement is one matrix product per
-chunk. The method used is stored with the layout.
+t-SNE (cosine, on 50 principal components, PCA-initialised, fixed seed, 500 iterations). Up to
+`TSNE_SAMPLE` excerpts it embeds them all; above that it embeds a fixed-seed sample of
+`TSNE_SAMPLE` and places every other excerpt at the similarity-weighted mean of its `NEIGHBOURS`
+nearest sampled excerpts. Barnes-Hut t-SNE took most of a 10,000-excerpt build (minutes on two
+cores) and cannot run at 100,000; the sample keeps the map's shape at a fixed cost, and placement
+is one matrix product per chunk. The method used is stored with the layout.
 """
 
 from __future__ import annotations

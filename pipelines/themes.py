@@ -126,7 +126,10 @@ def _distances(vectors: np.ndarray) -> np.ndarray:
     """Euclidean distances between all rows, as a square float64 matrix."""
     x = vectors.astype(np.float64, copy=False)
     squares = np.einsum("ij,ij->i", x, x)
-    distances = squares[:, None] + squares[None, :] - 2 * (x @ x.T)
+    distances = x @ x.T  # then turned into squared distances in place: one n x n matrix in all
+    distances *= -2
+    distances += squares[:, None]
+    distances += squares[None, :]
     np.maximum(distances, 0, out=distances)
     np.fill_diagonal(distances, 0)
     return np.sqrt(distances, out=distances)

@@ -285,6 +285,26 @@ def _concept(framework: str, id_: str, label: str, cues: list[str]):
     return Concept(framework=framework, id=id_, label=label, description=label, cues=cues)
 
 
+def test_cue_hits_finds_whole_stemmed_phrases_and_reports_the_first_cue_in_codebook_order():
+    from pipelines.concepts import cue_hits
+
+    concepts = [
+        _concept("mine", "work", "Work", ["paid employment", "volunteering"]),
+        _concept("mine", "home", "Home", ["tenancy"]),
+        _concept("mine", "short", "Short", ["job"]),  # one short word: never a cue on its own
+    ]
+    texts = [
+        "Volunteering led to paid employment and a job.",  # both work cues: the first listed wins
+        "Paid work, then employment later.",  # the words apart are not the phrase
+        "A subtenancy ended.",  # inside another word is not the word
+        "Volunteered twice; the tenancy held.",  # stemmed: volunteered -> volunteer
+    ]
+    hits = cue_hits(texts, concepts)
+    assert hits[0] == {0: "paid employment"}
+    assert hits[1] == {} and hits[2] == {}
+    assert hits[3] == {0: "volunteering", 1: "tenancy"}
+
+
 def test_tagging_uses_the_codebooks_words_and_gives_evidence():
     from pipelines.concepts import concept_prototypes, tag_excerpts
 
