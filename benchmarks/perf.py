@@ -90,7 +90,7 @@ def machine() -> str:
     return (
         f"{model}, {os.cpu_count()} cores ({flags or 'no vector flags found'}), "
         f"{memory:.0f} GiB RAM, Python {platform.python_version()}, torch {torch.__version__}; "
-        f"load average at start {os.getloadavg()[0]:.1f} (shared with other work)"
+        f"load average at start {os.getloadavg()[0]:.1f}"
     )
 
 
