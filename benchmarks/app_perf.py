@@ -155,31 +155,30 @@ ARM = """() => {
   });
   window.__observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
-SETTLED = """() => {
+# The end of both checks below: every chart drawn, no chart still loading (a chart still loading
+# shows a skeleton in its place, not yet an stPlotlyChart).
+_DRAWN = """
+  for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
+    if (!chart.querySelector('.main-svg')) return false;
+  }
+  for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
+    if (skeleton.getClientRects().length > 0) return false;
+  }
+  return true;
+}"""
+SETTLED = (
+    """() => {
   const app = document.querySelector("[data-testid='stApp']");
   if (!app || !window.__ran || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector("[data-stale='true']")) return false;
-  for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
-    if (!chart.querySelector('.main-svg')) return false;
-  }
-  // A chart still loading shows a skeleton in its place, not yet an stPlotlyChart.
-  for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
-    if (skeleton.getClientRects().length > 0) return false;
-  }
-  return true;
-}"""
-FIRST_SETTLED = """() => {
+  if (document.querySelector("[data-stale='true']")) return false;"""
+    + _DRAWN
+)
+FIRST_SETTLED = (
+    """() => {
   const app = document.querySelector("[data-testid='stApp']");
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
-    if (!chart.querySelector('.main-svg')) return false;
-  }
-  // A chart still loading shows a skeleton in its place, not yet an stPlotlyChart.
-  for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
-    if (skeleton.getClientRects().length > 0) return false;
-  }
-  return true;
-}"""
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;"""
+    + _DRAWN
+)
 PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from benchmarks.app_perf import QUERIES as APP_QUERIES  # noqa: E402
 from benchmarks.app_perf import grow_corpus  # noqa: E402
 from pipelines import store  # noqa: E402
 from pipelines.embed import BUNDLED, agreement, bundled_model_path, get_embedder  # noqa: E402
@@ -45,12 +46,7 @@ from pipelines.ingest import BUNDLED_SOURCES, ingest_paths  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 LABELS = ROOT / "benchmarks" / "devset" / "labels.csv"
-QUERIES = [
-    "hope for the future",
-    "stigma of a criminal record",
-    "housing first and choice",
-    "abstinence versus harm reduction",
-    "peer support groups",
+QUERIES = APP_QUERIES + [
     "identity change after prison",
     "recovery capital and relationships",
     "coercion in mental health services",
