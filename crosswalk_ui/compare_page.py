@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines import figures, views
 
 TITLE = "Compare"
@@ -81,9 +81,7 @@ def render() -> None:
     ):
         with column:
             st.subheader(field_name(field))
-            for row in chosen.itertuples():
-                if np.isfinite(row.relevance):
-                    excerpt_card(row)
+            excerpt_cards(chosen[np.isfinite(chosen["relevance"])])
 
     _coverage(frameworks, fields)
 
@@ -165,5 +163,4 @@ def _same_word(fields: list[str], frame) -> None:
             st.text(
                 f"{details['count']} uses; distinctive words: {', '.join(details['distinctive_words']) or '(none)'}"
             )
-            for row in frame[frame["excerpt_id"].isin(details["examples"])].itertuples():
-                excerpt_card(row)
+            excerpt_cards(frame[frame["excerpt_id"].isin(details["examples"])])

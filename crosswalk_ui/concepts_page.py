@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines import views
 
 TITLE = "Concepts"
@@ -74,8 +74,7 @@ def _counterparts(frameworks: list[dict]) -> None:
             tagged = chosen[chosen["relevance"] > float("-inf")]
             if tagged.empty:
                 st.caption("No excerpt of this field is tagged with the concept.")
-            for row in tagged.itertuples():
-                excerpt_card(row)
+            excerpt_cards(tagged)
 
 
 @st.fragment

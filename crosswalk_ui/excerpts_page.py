@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card
+from crosswalk_ui.components import excerpt_cards
 from pipelines import store
 from pipelines.errors import InputError
 from pipelines.exports import EXPORTERS, export, safe_output_path
@@ -75,8 +75,7 @@ def _excerpt_pages(shown) -> None:
     per_page = 20
     pages = max(1, -(-len(shown) // per_page))
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
-    for row in shown.iloc[(page - 1) * per_page : page * per_page].itertuples():
-        excerpt_card(row)
+    excerpt_cards(shown.iloc[(page - 1) * per_page : page * per_page])
 
 
 def _add_files() -> None:

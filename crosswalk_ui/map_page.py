@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines.exports import neutralise
 from pipelines.records import EVIDENCE_TYPES
 
@@ -63,8 +63,7 @@ def render() -> None:
             mime="text/csv",
             key="map_download",
         )
-        for row in chosen.head(30).itertuples():
-            excerpt_card(row)
+        excerpt_cards(chosen.head(30))
     else:
         with st.expander("The points as a table"):
             st.dataframe(

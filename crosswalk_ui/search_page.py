@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines.records import EVIDENCE_TYPES, KINDS
 
 TITLE = "Search"
@@ -61,12 +61,16 @@ def render() -> None:
     st.caption(
         f"{len(found)} results from {found['field'].nunique()} fields, most similar first within each field."
     )
+    # One switch for every result, not one a card: the cards draw as a single block each field.
+    others = (
+        index.analogues_of(found["excerpt_id"].astype(int).tolist(), k=1)
+        if st.toggle("Show analogues in the other fields", key="search_analogues")
+        else {}
+    )
     for field, rows in found.groupby("field", sort=False):
         st.subheader(f"{field_name(field)} ({len(rows)})")
-        for row in rows.itertuples():
-            excerpt_card(row, extra=f" · similarity {row.score:.2f}")
-            if st.toggle(
-                "Show analogues in the other fields", key=f"search_analogues_{row.excerpt_id}"
-            ):
-                for other in index.analogues(int(row.excerpt_id), k=1).itertuples():
-                    st.text(f"↳ {field_name(other.field)} · {other.short_citation}: {other.text}")
+        excerpt_cards(
+            rows,
+            extra=lambda row: f" · similarity {row.score:.2f}",
+            analogues=(lambda row: others[int(row.excerpt_id)].itertuples()) if others else None,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines import figures, views
 
 TITLE = "Start here"
@@ -126,8 +126,7 @@ def _family_examples(lens: dict) -> None:
             st.subheader(field_name(field))
             if not ids:
                 st.caption("No definition from this field in this family.")
-            for row in data.excerpts_with_ids(ids[:1]).itertuples():
-                excerpt_card(row)
+            excerpt_cards(data.excerpts_with_ids(ids[:1]))
 
 
 def _plain(text: str) -> str:

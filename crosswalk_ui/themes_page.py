@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_card, field_name
+from crosswalk_ui.components import excerpt_cards, field_name
 from pipelines import figures, incremental, results, views
 
 TITLE = "Themes"
@@ -90,8 +90,7 @@ def render() -> None:
     for field, ids in theme["representatives"].items():
         if ids:
             st.markdown(f"**{field_name(field)}**")
-            for row in frame[frame["excerpt_id"].isin(ids)].itertuples():
-                excerpt_card(row)
+            excerpt_cards(frame[frame["excerpt_id"].isin(ids)])
 
     st.subheader("Edit")
     with st.form("themes_rename_form"):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from . import store
-from .compare import analogues as nearest_per_field
 from .errors import input_error
 from .themes import theme_space
 
@@ -75,28 +75,41 @@ class Index:
         top = top_k(scores, candidates, k)
         return self.frame.iloc[top].assign(score=np.round(scores[top], 4))
 
+    @cached_property
+    def _positions(self) -> dict[int, int]:
+        return {int(e): i for i, e in enumerate(self.frame["excerpt_id"].to_numpy())}
+
+    @cached_property
+    def _field_members(self) -> dict[str, np.ndarray]:
+        fields = self.frame["field"].to_numpy()
+        return {field: np.flatnonzero(fields == field) for field in sorted(set(fields))}
+
     def analogues(self, excerpt_id: int, *, k: int = 3) -> pd.DataFrame:
         """The nearest excerpts in each other field. Field-centred vectors are compared, so a
         counterpart is found by what it says rather than by sharing the other field's register
         (on the development set this raises the share of analogues that make the same point)."""
-        positions = np.flatnonzero(self.frame["excerpt_id"].to_numpy() == excerpt_id)
-        if len(positions) == 0:
-            raise input_error("E028", None, value=excerpt_id)
-        found = nearest_per_field(
-            int(positions[0]),
-            self.centred,
-            self.frame["field"].tolist(),
-            None,
-            k=k,
-            theme_weight=0.0,
-        )
-        rows = []
-        for items in found.values():
-            for rank, (index, _) in enumerate(items, start=1):
-                rows.append((index, rank, float(self.vectors[index] @ self.vectors[positions[0]])))
-        if not rows:
-            return self.frame.iloc[0:0].assign(rank=[], similarity=[])
-        picked = self.frame.iloc[[r[0] for r in rows]]
-        return picked.assign(
-            rank=[r[1] for r in rows], similarity=np.round([r[2] for r in rows], 4)
-        )
+        return self.analogues_of([excerpt_id], k=k)[excerpt_id]
+
+    def analogues_of(self, excerpt_ids: list[int], *, k: int = 3) -> dict[int, pd.DataFrame]:
+        """`analogues` of several excerpts at once (one matrix product for all of them): the
+        `k` nearest in each other field, fields in name order, with `rank` and `similarity`."""
+        positions = []
+        for excerpt_id in excerpt_ids:
+            if int(excerpt_id) not in self._positions:
+                raise input_error("E028", None, value=excerpt_id)
+            positions.append(self._positions[int(excerpt_id)])
+        scores = self.centred[positions] @ self.centred.T if positions else None
+        fields = self.frame["field"].to_numpy()
+        out: dict[int, pd.DataFrame] = {}
+        for row, (excerpt_id, position) in enumerate(zip(excerpt_ids, positions, strict=True)):
+            picked, ranks = [], []
+            for field, members in self._field_members.items():
+                if field != fields[position]:
+                    found = top_k(scores[row], members, k)
+                    picked.extend(found.tolist())
+                    ranks.extend(range(1, len(found) + 1))
+            similarity = self.vectors[picked] @ self.vectors[position]
+            out[excerpt_id] = self.frame.iloc[picked].assign(
+                rank=ranks, similarity=np.round(similarity.astype(float), 4)
+            )
+        return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,30 @@ def app_store(built_store, tmp_path, monkeypatch):
     return copy
 
 
+def cards(app: AppTest) -> list[dict[str, str]]:
+    """The excerpt cards on the page: each card's text, meta line, reference and analogues, as
+    the reader sees them (the HTML unescaped)."""
+    found = []
+    for block in app.html:
+        for card in block.value.split('<div class="cw-card"')[1:]:
+            parts = {
+                name: [
+                    unescape(v)
+                    for v in re.findall(rf'<div class="cw-{name}">(.*?)</div>', card, re.S)
+                ]
+                for name in ("text", "meta", "ref", "analogue")
+            }
+            found.append(
+                {
+                    "text": parts["text"][0],
+                    "meta": parts["meta"][0],
+                    "ref": parts["ref"][0],
+                    "analogues": parts["analogue"],
+                }
+            )
+    return found
+
+
 def page_test(page) -> AppTest:
     module = page.__name__.rsplit(".", 1)[1]
     return AppTest.from_string(
@@ -64,13 +89,14 @@ def test_corpus_page_lists_excerpts_with_citations_and_filters(app_store):
     app = page_test(pages.excerpts_page)
     app.run()
     assert not app.exception
-    texts = [t.value for t in app.text]
-    # each excerpt is shown as three text elements: the excerpt, field/kind/short citation, reference
-    assert len(texts) == 60
-    assert all(re.search(r", (\d{4}|n\.d\.)", meta) for meta in texts[1::3])
+    shown = cards(app)
+    # twenty excerpts a page, each with its field, kind and short citation, and its reference
+    assert len(shown) == 20
+    assert all(re.search(r", (\d{4}|n\.d\.)", card["meta"]) for card in shown)
+    assert all(card["ref"] for card in shown)
     app.text_input(key="corpus_contains").input("redemption").run()
-    texts = [t.value for t in app.text]
-    assert texts and all("redemption" in t.lower() for t in texts[0::3])
+    shown = cards(app)
+    assert shown and all("redemption" in card["text"].lower() for card in shown)
 
 
 def test_compare_shows_a_column_per_field_with_citations(app_store):
@@ -79,7 +105,7 @@ def test_compare_shows_a_column_per_field_with_citations(app_store):
     app.multiselect(key="compare_fields").set_value(["mental_health", "criminal_justice"]).run()
     app.selectbox(key="compare_concept").set_value("chime/identity").run()
     assert not app.exception
-    metas = [t.value for t in app.text if " · " in t.value and re.search(r"\d{4}", t.value)]
+    metas = [card["meta"] for card in cards(app) if re.search(r"\d{4}", card["meta"])]
     assert any(m.startswith("Mental health") for m in metas)
     assert any(m.startswith("Criminal justice") for m in metas)
 
@@ -103,6 +129,44 @@ def test_search_groups_results_by_field(app_store):
     app.text_input(key="search_query").input("hope optimism future").run()
     assert not app.exception
     assert len(app.subheader) >= 2
+    shown = cards(app)
+    assert len(shown) == 15 and all("similarity" in card["meta"] for card in shown)
+    assert all(card["analogues"] == [] for card in shown)
+    app.toggle(key="search_analogues").set_value(True).run()
+    conn = store.connect(app_store)
+    labels = store.field_labels(conn)
+    present = {labels[field] for field in store.excerpts(conn)["field"].unique()}
+    assert len(present) >= 3
+    for card in cards(app):
+        own = card["meta"].split(" · ")[0]
+        # one analogue from each other field, none from the card's own
+        assert sorted(a.removeprefix("↳ ").split(" · ")[0] for a in card["analogues"]) == sorted(
+            present - {own}
+        )
+
+
+def test_cards_escape_every_value(app_store):
+    """Excerpt text and citations show as text in the cards: HTML and Markdown are escaped."""
+    from types import SimpleNamespace
+
+    from crosswalk_ui.components import card_html
+
+    hostile = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1))"
+    row = SimpleNamespace(
+        text=hostile,
+        field="x<b>",
+        kind="<i>",
+        short_citation="<script>",
+        citation=hostile,
+        evidence_type="lived_experience",
+    )
+    other = SimpleNamespace(field="y", short_citation="A, 2020", text="<svg onload=alert(1)>")
+    html = card_html(
+        row, {"x<b>": "<u>X</u>"}, {"x<b>": "red;background:url(x)"}, analogues=[other]
+    )
+    assert "<img" not in html and "<script" not in html and "<svg" not in html and "<u>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; **bold** [link](javascript:alert(1))" in html
+    assert "border-left-color:#888888" in html and "★ lived experience" in html
 
 
 def test_workshop_builds_previews_swaps_and_offers_every_format(app_store):

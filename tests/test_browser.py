@@ -197,9 +197,13 @@ def test_search_for_hope_spans_three_fields_and_shows_analogues(browser, server)
     assert fields >= 3
     page.locator("h3").nth(fields - 1).wait_for(timeout=30000)
     _wait_idle(page)
-    page.get_by_text("Show analogues in the other fields").first.click()
-    page.get_by_text("↳", exact=False).nth(2).wait_for(timeout=60000)
-    assert page.get_by_text("↳", exact=False).count() == 3  # one analogue in each other field
+    results = int(re.match(r"(\d+) results", caption.inner_text()).group(1))
+    page.get_by_text("Show analogues in the other fields").click()
+    page.get_by_text("↳", exact=False).first.wait_for(timeout=60000)
+    _wait_idle(page)
+    # every result shows one analogue from each other field (the same number on every card)
+    per_card = [card.locator(".cw-analogue").count() for card in page.locator(".cw-card").all()]
+    assert len(per_card) == results and set(per_card) == {per_card[0]} and per_card[0] >= 3
     _shot(page, "journey-search")
     page.close()
 
