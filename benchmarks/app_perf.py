@@ -1,9 +1,11 @@
 """App benchmark: a store of N excerpts (default 10,000, grown from the bundled corpus by
 perturbation) built with the real model, served by Streamlit and driven by headless Chromium.
 
-Reports first page rendered after server start, page switches and search answers (p50/p95), and
-as the same-run baseline the first render of a one-line Streamlit page. Writes
-benchmarks/results/app.md. Run: `python benchmarks/app_perf.py [--n 10000] [--store PATH]`.
+Reports first page rendered after server start, page switches, widget interactions and search
+answers (p50/p95). The same-run baselines are Streamlit's own floor on this machine: the first
+render of a one-line page, and the same switches, interactions and searches on a minimal app (a
+one-line page; a page whose selectbox redraws one small plotly chart; a text box answered with 15
+lines). Writes benchmarks/results/app.md. Run: `python benchmarks/app_perf.py [--n 10000] [--store PATH]`.
 
 Building the 10,000-excerpt store takes minutes; `--store PATH` keeps it at PATH (outside git) and
 reuses it on the next run when it already holds a complete run, so repeated measurements measure
@@ -97,6 +99,51 @@ def build_store(db: Path, n: int, folder: Path) -> str:
     return f"Build of the store (ingest, embed, analysis): {seconds:.0f} s ({built.summary.get('themes')} themes)."
 
 
+# Streamlit's floor for each kind of action: the least a page switch, an interaction redrawing a
+# plotly chart, and a search answer can cost in this browser on this machine.
+FLOOR_APP = """
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+st.set_page_config(layout="wide")
+
+
+def counted():
+    st.session_state.runs = st.session_state.get("runs", 0) + 1
+    st.caption(f"run {st.session_state.runs}")
+
+
+def start():
+    st.title("Start here")
+    counted()
+
+
+def chart():
+    st.title("Chart")
+    choice = st.selectbox("Framework", ["a", "b", "c", "d"], key="floor_choice")
+    grid = np.random.default_rng(ord(choice)).random((12, 4))
+    st.plotly_chart(go.Figure(go.Heatmap(z=grid, x=list("wxyz"))), key="floor_chart")
+    counted()
+
+
+def search():
+    st.title("Search")
+    query = st.text_input("Search the excerpts by meaning")
+    for i in range(15 if query else 0):
+        st.text(f"{query} {i}")
+    counted()
+
+
+st.navigation([
+    st.Page(start, title="Start here", default=True),
+    st.Page(chart, title="Chart", url_path="chart"),
+    st.Page(search, title="Search", url_path="search"),
+]).run()
+"""
+FLOOR_PAGES = ["Start here", "Chart", "Search"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,15 +193,27 @@ def wait_healthy(url: str, timeout: float = 120) -> float:
 # Streamlit marks its root element with the script's state. A rerun can start and finish between
 # two polls, so an observer armed before the action records that a run started; the action is
 # answered when a run has started, none is running, no element is stale and every chart is drawn.
-ARM = """() => {
+# A page may show a run counter ("run 12", the minimal app does): a run too quick for the browser
+# ever to show the running state is still seen, as a new count.
+RUN_MARK = """Array.from(document.querySelectorAll("[data-testid='stCaptionContainer']"), (c) => (c.textContent.match(/^run (\\d+)$/) || [])[1]).find(Boolean)"""
+ARM = (
+    """() => {
   const app = document.querySelector("[data-testid='stApp']");
   window.__ran = false;
+  window.__runMark = """
+    + RUN_MARK
+    + """;
   if (window.__observer) window.__observer.disconnect();
-  window.__observer = new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'running') window.__ran = true;
+  // A run can start and end before the observer is called: the records' old values show it.
+  window.__observer = new MutationObserver((records) => {
+    if (app.getAttribute('data-test-script-state') === 'running'
+        || records.some((r) => r.oldValue === 'running')) window.__ran = true;
   });
-  window.__observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  window.__observer.observe(app, {
+    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  });
 }"""
+)
 # The end of both checks below: every chart drawn, no chart still loading (a chart still loading
 # shows a skeleton in its place, not yet an stPlotlyChart).
 _DRAWN = """
@@ -169,7 +228,11 @@ _DRAWN = """
 SETTLED = (
     """() => {
   const app = document.querySelector("[data-testid='stApp']");
-  if (!app || !window.__ran || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const mark = """
+    + RUN_MARK
+    + """;
+  if (!window.__ran && !(mark && mark !== window.__runMark)) return false;
   if (document.querySelector("[data-stale='true']")) return false;"""
     + _DRAWN
 )
@@ -323,8 +386,9 @@ def ms(values: list[float], q: float) -> str:
     return f"{pct(values, q) * 1000:.0f} ms"
 
 
-def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
-    """Page switches, widget interactions and searches on one served app."""
+def measure(browser, app: Path, db: Path, rounds: int, *, floor: bool = False) -> dict[str, list]:
+    """Page switches, widget interactions and searches on one served app (the app, or with
+    `floor` the minimal one)."""
     process, url, _ = serve(app, db)
     try:
         wait_healthy(url)
@@ -333,15 +397,16 @@ def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
         page.goto(url)
         page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
         page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
-        switches: dict[str, list[float]] = {title: [] for title in PAGES}
-        for _ in range(rounds):
-            for title in PAGES[1:] + PAGES[:1]:
+        titles = FLOOR_PAGES if floor else PAGES
+        switches: dict[str, list[float]] = {title: [] for title in titles}
+        for _ in range(rounds * (len(PAGES) // len(FLOOR_PAGES)) if floor else rounds):
+            for title in titles[1:] + titles[:1]:
                 switches[title].append(
                     timed(
                         page, lambda t=title: page.get_by_role("link", name=t).first.click(), title
                     )
                 )
-        widgets = interactions(page, url)
+        widgets = floor_interactions(page, rounds) if floor else interactions(page, url)
         timed(page, lambda: page.get_by_role("link", name="Search").first.click())
         box = page.get_by_label("Search the excerpts by meaning")
         searches = []
@@ -352,6 +417,16 @@ def measure(browser, app: Path, db: Path, rounds: int) -> dict[str, list]:
         process.terminate()
         process.wait(timeout=120)
     return {"switches": switches, "widgets": widgets, "searches": searches}
+
+
+def floor_interactions(page, rounds: int) -> list[tuple[str, float]]:
+    """The minimal app's selectbox, each choice redrawing its plotly chart, as often as the
+    app's interactions."""
+    out = Log()
+    timed(page, lambda: page.get_by_role("link", name="Chart").first.click())
+    for option in ["b", "c", "d", "a"] * (2 * rounds):
+        out.record(page, "Chart: selectbox", choose(page, "Framework", option))
+    return out
 
 
 def summary(cold: list, found: dict) -> dict[str, str]:
@@ -427,6 +502,10 @@ def main() -> int:
         for name, app in apps.items():
             print(f"measuring {name}", flush=True)
             found[name] = measure(browser, app, db, args.rounds)
+        print("measuring the minimal app (Streamlit's floor)", flush=True)
+        floor_app = folder / "floor.py"
+        floor_app.write_text(FLOOR_APP, encoding="utf-8")
+        floor = summary(cold["this"], measure(browser, floor_app, db, args.rounds, floor=True))
         browser.close()
     results = {name: summary(cold[name], found[name]) for name in apps}
     med = statistics.median
@@ -440,18 +519,19 @@ def main() -> int:
 {build_note}
 Load average when the run ended: {os.getloadavg()[0]:.1f} (other work shares the machine; compare columns of the same run).
 
-| measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{head_before} one-line Streamlit page (same run) | target |
+| measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{head_before} Streamlit's floor (same run) | target |
 | --- | --- |{" --- |" if before else ""} --- | --- |
-| first page rendered, from spawning the server process | {this["spawn"]} |{col("spawn")} {hello_spawn} | ≤ 3 s |
-| first page rendered, from the server's first answer to /_stcore/health | {this["health"]} |{col("health")} {hello_health} | ≤ 3 s |
-| page switch ({len(PAGES)} pages × {args.rounds}) | {this["switch"]} |{col("switch")} | p95 < 500 ms |
-| widget interaction (selectboxes, a radio, a text filter on 6 pages) | {this["widget"]} |{col("widget")} | p95 < 500 ms |
-| search answered in the browser ({len(QUERIES) * args.rounds} queries) | {this["search"]} |{col("search")} | < 300 ms |
+| first page rendered, from spawning the server process | {this["spawn"]} |{col("spawn")} {hello_spawn} (a one-line page) | ≤ 3 s |
+| first page rendered, from the server's first answer to /_stcore/health | {this["health"]} |{col("health")} {hello_health} (a one-line page) | ≤ 3 s |
+| page switch ({len(PAGES)} pages × {args.rounds}) | {this["switch"]} |{col("switch")} {floor["switch"]} (between a one-line page, a one-chart page and a text box) | p95 < 500 ms |
+| widget interaction (selectboxes, a radio, a text filter on 6 pages) | {this["widget"]} |{col("widget")} {floor["widget"]} (a selectbox redrawing one small plotly heatmap) | p95 < 500 ms |
+| search answered in the browser ({len(QUERIES) * args.rounds} queries) | {this["search"]} |{col("search")} {floor["search"]} (a text box answered with 15 lines, no search) | < 300 ms |
 
 Each time runs from the click (or Enter) to the app's rerun having finished and its charts drawn in
-the browser ({this["counts"]}).
+the browser ({this["counts"]}; the minimal app: {floor["counts"]}).
 Per page switch, this app (median / max): {this["per_switch"]}.
 Per widget, this app (median / max): {this["per_widget"]}.
+Per page switch, the minimal app: {floor["per_switch"]}.
 """
     if before:
         text += f"""Per page switch, before: {before["per_switch"]}.
