@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import weakref
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,14 +110,8 @@ import streamlit as st
 st.set_page_config(layout="wide")
 
 
-def counted():
-    st.session_state.runs = st.session_state.get("runs", 0) + 1
-    st.caption(f"run {st.session_state.runs}")
-
-
 def start():
     st.title("Start here")
-    counted()
 
 
 def chart():
@@ -124,7 +119,6 @@ def chart():
     choice = st.selectbox("Framework", ["a", "b", "c", "d"], key="floor_choice")
     grid = np.random.default_rng(ord(choice)).random((12, 4))
     st.plotly_chart(go.Figure(go.Heatmap(z=grid, x=list("wxyz"))), key="floor_chart")
-    counted()
 
 
 def search():
@@ -132,7 +126,6 @@ def search():
     query = st.text_input("Search the excerpts by meaning")
     for i in range(15 if query else 0):
         st.text(f"{query} {i}")
-    counted()
 
 
 st.navigation([
@@ -190,32 +183,10 @@ def wait_healthy(url: str, timeout: float = 120) -> float:
             time.sleep(0.02)
 
 
-# Streamlit marks its root element with the script's state. A rerun can start and finish between
-# two polls, so an observer armed before the action records that a run started; the action is
-# answered when a run has started, none is running, no element is stale and every chart is drawn.
-# A page may show a run counter ("run 12", the minimal app does): a run too quick for the browser
-# ever to show the running state is still seen, as a new count.
-RUN_MARK = """Array.from(document.querySelectorAll("[data-testid='stCaptionContainer']"), (c) => (c.textContent.match(/^run (\\d+)$/) || [])[1]).find(Boolean)"""
-ARM = (
-    """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.__ran = false;
-  window.__runMark = """
-    + RUN_MARK
-    + """;
-  if (window.__observer) window.__observer.disconnect();
-  // A run can start and end before the observer is called: the records' old values show it.
-  window.__observer = new MutationObserver((records) => {
-    if (app.getAttribute('data-test-script-state') === 'running'
-        || records.some((r) => r.oldValue === 'running')) window.__ran = true;
-  });
-  window.__observer.observe(app, {
-    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
-  });
-}"""
-)
-# The end of both checks below: every chart drawn, no chart still loading (a chart still loading
-# shows a skeleton in its place, not yet an stPlotlyChart).
+# An action is answered when the server has finished the script run it caused (seen on the
+# websocket: runs too quick for the browser ever to show "running" are seen too), the page shows
+# no run in progress and no stale element, and every chart is drawn. A chart still loading shows
+# a skeleton in its place, not yet an stPlotlyChart.
 _DRAWN = """
   for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
     if (!chart.querySelector('.main-svg')) return false;
@@ -225,32 +196,51 @@ _DRAWN = """
   }
   return true;
 }"""
-SETTLED = (
-    """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  const mark = """
-    + RUN_MARK
-    + """;
-  if (!window.__ran && !(mark && mark !== window.__runMark)) return false;
-  if (document.querySelector("[data-stale='true']")) return false;"""
-    + _DRAWN
-)
 FIRST_SETTLED = (
     """() => {
   const app = document.querySelector("[data-testid='stApp']");
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;"""
     + _DRAWN
 )
+SETTLED = FIRST_SETTLED.replace(
+    "return false;",
+    "return false;\n  if (document.querySelector(\"[data-stale='true']\")) return false;",
+    1,
+)
 PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def timed(page, action, what: str = "", timeout: float = 600000) -> float:
+def watch_runs(page) -> None:
+    """Count the script runs the server finishes for `page` (call before it loads)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    done = {
+        ForwardMsg.FINISHED_SUCCESSFULLY,
+        ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+    }
+    _RUNS[page] = 0
+
+    def frame(payload) -> None:
+        if isinstance(payload, bytes):
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "script_finished" and message.script_finished in done:
+                _RUNS[page] += 1
+
+    page.on("websocket", lambda socket: socket.on("framereceived", frame))
+
+
+def timed(page, action, what: str = "", timeout: float = 120000) -> float:
     """Seconds from the action to the app having rerun and painted its answer."""
-    page.evaluate(ARM)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen = _RUNS[page]
     start = time.perf_counter()
     action()
-    page.wait_for_function(SETTLED, timeout=timeout, polling="raf")
+    # Evaluating the check also lets Playwright deliver the websocket frames to `watch_runs`.
+    while not page.evaluate(SETTLED) or _RUNS[page] == seen:
+        if time.perf_counter() - start > timeout / 1000:
+            raise PlaywrightTimeout(f"no finished run seen within {timeout / 1000:.0f} s")
     page.evaluate(PAINTED)
     seconds = time.perf_counter() - start
     if what:
@@ -393,6 +383,7 @@ def measure(browser, app: Path, db: Path, rounds: int, *, floor: bool = False) -
     try:
         wait_healthy(url)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        watch_runs(page)
         page.set_default_timeout(120000)
         page.goto(url)
         page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
