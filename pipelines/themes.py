@@ -1,13 +1,16 @@
 """Themes: clustering excerpt embeddings without being told how many, with labels and stability.
 
-Clustering is Ward's hierarchical method on unit vectors, cut at the number of themes that has the
-best silhouette coefficient within a readable window around sqrt(n/2). The vectors clustered join
+Clustering is Ward's hierarchical method on unit vectors, cut at each candidate number of themes in
+a readable window around sqrt(n/2). Each cut is refined by k-means (Lloyd) iterations started from
+its own centres: Ward's merges are greedy and never revisited, so an excerpt can stay in the branch
+an early merge put it in although another theme's centre is nearer. The refined partition with the
+best silhouette coefficient is kept. The vectors clustered join
 each excerpt's field-centred embedding with an equally weighted, field-centred latent semantic
 analysis of its words (`theme_features`): the sentence model judges what a passage is about, the
 words keep apart passages the model finds alike but a reader files under different headings. Ward
-has no random start and the word analysis uses a fixed seed, so themes are identical for any seed;
-above `WARD_MAX` excerpts Ward runs on mini-batch k-means micro-clusters, so it scales to 100,000
-excerpts. Every excerpt gets a theme: no outlier bin.
+and its refinement have no random start and the word analysis uses a fixed seed, so themes are
+identical for any seed; above `WARD_MAX` excerpts Ward and the refinement run on mini-batch k-means
+micro-clusters, so it scales to 100,000 excerpts. Every excerpt gets a theme: no outlier bin.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
 from scipy.spatial.distance import squareform
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
@@ -30,6 +34,7 @@ SILHOUETTE_SAMPLE = 3000
 LEXICAL_DIMENSIONS = 100  # latent semantic analysis components joined to the embeddings
 LEXICAL_FIT_MAX = 10000  # above this, the word analysis is fitted on a fixed sample
 STABILITY_SAMPLE = 3000  # above this, each stability round re-clusters a sample this size
+REFINE_MAX_ITER = 100  # k-means iterations refining each Ward cut (it settles in a few)
 
 # Words every excerpt in this domain uses; they make poor theme labels.
 DOMAIN_STOP_WORDS = {
@@ -97,13 +102,22 @@ class Clustering:
     scores: dict[int, float]  # silhouette by k tried
 
 
-def _partition_tree(vectors: np.ndarray, *, seed: int):
+@dataclass
+class _Tree:
+    linkage: np.ndarray  # Ward's merges over the leaves
+    owner: np.ndarray  # leaf of each excerpt
+    leaves: np.ndarray  # leaf vectors: the excerpts themselves, or micro-cluster centres
+    weights: np.ndarray  # excerpts per leaf
+
+
+def _partition_tree(vectors: np.ndarray, *, seed: int) -> _Tree:
     """A Ward tree over the excerpts (or, above WARD_MAX, over k-means micro-clusters) and the map
     from excerpt to tree leaf. Ward's method has no random start, so for corpora up to WARD_MAX the
     themes do not depend on the seed at all."""
     n = len(vectors)
     if n <= WARD_MAX:
-        return _ward(vectors), np.arange(n)
+        leaves = vectors.astype(np.float64)
+        return _Tree(_ward(leaves), np.arange(n), leaves, np.ones(n))
     # Random starts: k-means++ seeding of 2,000 centres was most of a 10,000-excerpt build (each
     # centre costs a pass over the data), and micro-clusters only need to be small and coherent.
     micro = MiniBatchKMeans(
@@ -113,7 +127,9 @@ def _partition_tree(vectors: np.ndarray, *, seed: int):
         random_state=seed,
         batch_size=4096,
     ).fit(vectors)
-    return _ward(normalise(micro.cluster_centers_)), micro.labels_
+    leaves = normalise(micro.cluster_centers_.astype(np.float64))
+    weights = np.bincount(micro.labels_, minlength=len(leaves)).astype(np.float64)
+    return _Tree(_ward(leaves), micro.labels_, leaves, weights)
 
 
 def _ward(vectors: np.ndarray):
@@ -135,8 +151,40 @@ def _distances(vectors: np.ndarray) -> np.ndarray:
     return np.sqrt(distances, out=distances)
 
 
-def _cut(tree, owner: np.ndarray, k: int) -> np.ndarray:
-    return fcluster(tree, k, criterion="maxclust")[owner] - 1
+def _cut(tree: _Tree, k: int) -> np.ndarray:
+    """The tree cut into `k` themes, refined by Lloyd's k-means iterations on the leaves (weighted
+    by the excerpts each stands for) from the cut's own centres: the same within-theme sum of
+    squares Ward's merges reduce greedily, now with every excerpt free to move to the nearest
+    centre. No random start, so the result is as deterministic as the tree."""
+    labels = fcluster(tree.linkage, k, criterion="maxclust") - 1
+    return _lloyd(tree.leaves, tree.weights, labels)[tree.owner]
+
+
+def _lloyd(
+    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, *, max_iter: int = REFINE_MAX_ITER
+) -> np.ndarray:
+    """Weighted k-means (Lloyd) from a given partition: centres are the members' weighted means,
+    each point moves to its nearest centre, until no point moves. A theme that empties keeps its
+    last centre (it may win members back); themes still empty at the end are dropped."""
+    count = int(labels.max()) + 1
+    if count < 2:
+        return labels
+    weights = np.maximum(weights, 1e-9)  # an empty micro-cluster still places its theme's centre
+    centres = np.zeros((count, points.shape[1]))
+    for _ in range(max_iter):
+        members = csr_matrix(
+            (weights, (labels, np.arange(len(labels)))), shape=(count, len(labels))
+        )
+        mass = np.asarray(members.sum(axis=1)).ravel()
+        filled = mass > 0
+        centres[filled] = (members @ points)[filled] / mass[filled, None]
+        # Nearest centre by squared Euclidean distance (the points' own norms do not matter).
+        distances = np.einsum("ij,ij->i", centres, centres)[None, :] - 2 * (points @ centres.T)
+        moved = np.argmin(distances, axis=1)
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
+    return np.unique(labels, return_inverse=True)[1]
 
 
 def author_surnames(authors: list[str | None]) -> frozenset[str]:
@@ -253,13 +301,14 @@ def normalise(x: np.ndarray) -> np.ndarray:
 def cluster(
     vectors: np.ndarray, *, seed: int, k: int | None = None, ks: list[int] | None = None
 ) -> Clustering:
-    """Cluster unit vectors (Ward); if `k` is None choose it by silhouette over `ks`."""
+    """Cluster unit vectors (Ward, each cut refined by k-means from its own centres); if `k` is
+    None choose it by silhouette over `ks`."""
     n = len(vectors)
     if n < 3:
         return Clustering(
             np.zeros(n, dtype=int), normalise(vectors.mean(axis=0, keepdims=True)), 1, {}
         )
-    tree, owner = _partition_tree(vectors, seed=seed)
+    tree = _partition_tree(vectors, seed=seed)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False))
     # Cosine distances within the sample, computed once for every candidate k.
@@ -269,7 +318,7 @@ def cluster(
     scores: dict[int, float] = {}
     cuts = {}
     for candidate in [k] if k else (ks or candidate_ks(n)):
-        labels = _cut(tree, owner, candidate)
+        labels = _cut(tree, candidate)
         if len(set(labels[sample])) < 2:
             continue
         scores[candidate] = float(silhouette_score(distances, labels[sample], metric="precomputed"))
@@ -309,8 +358,7 @@ def stability(
     size = min(n, STABILITY_SAMPLE)
     for r in range(rounds):
         index = np.unique(rng.choice(n, size=size, replace=True))
-        tree, owner = _partition_tree(vectors[index], seed=seed + r + 1)
-        boot = _cut(tree, owner, k)
+        boot = _cut(_partition_tree(vectors[index], seed=seed + r + 1), k)
         original = labels[index]
         # Jaccard of every (theme, bootstrap cluster) pair from one contingency table.
         table = np.zeros((themes, boot.max() + 1), dtype=np.int64)
