@@ -325,7 +325,7 @@ class Log(list):
             page.keyboard.press("Escape")
 
 
-def interactions(page, url: str) -> list[tuple[str, float]]:
+def interactions(page) -> list[tuple[str, float]]:
     """Widget interactions on each page (selectboxes, a radio, a text filter), timed."""
     out = Log()
 
@@ -376,38 +376,62 @@ def ms(values: list[float], q: float) -> str:
     return f"{pct(values, q) * 1000:.0f} ms"
 
 
-def measure(browser, app: Path, db: Path, rounds: int, *, floor: bool = False) -> dict[str, list]:
-    """Page switches, widget interactions and searches on one served app (the app, or with
-    `floor` the minimal one)."""
-    process, url, _ = serve(app, db)
+def measure(
+    browser, apps: dict[str, Path], db: Path, rounds: int, *, floor: bool = False
+) -> dict[str, dict]:
+    """Page switches, widget interactions and searches on each served app (the apps, or with
+    `floor` the minimal one). With two apps (this and `--before`) both are served at once and the
+    measurements alternate between them, round by round and search by search, so a drift in the
+    machine's speed falls on both alike."""
+    served, pages = {}, {}
     try:
-        wait_healthy(url)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        watch_runs(page)
-        page.set_default_timeout(120000)
-        page.goto(url)
-        page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
-        page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
+        for name, app in apps.items():
+            process, url, _ = serve(app, db)
+            served[name] = process
+            wait_healthy(url)
+            page = pages[name] = browser.new_page(viewport={"width": 1400, "height": 1000})
+            watch_runs(page)
+            page.set_default_timeout(120000)
+            page.goto(url)
+            page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
+            page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
         titles = FLOOR_PAGES if floor else PAGES
-        switches: dict[str, list[float]] = {title: [] for title in titles}
+        found = {name: {"switches": {title: [] for title in titles}} for name in apps}
         for _ in range(rounds * (len(PAGES) // len(FLOOR_PAGES)) if floor else rounds):
-            for title in titles[1:] + titles[:1]:
-                switches[title].append(
+            for name, page in pages.items():
+                print(f"  ({name})", flush=True)
+                for title in titles[1:] + titles[:1]:
+                    found[name]["switches"][title].append(
+                        timed(
+                            page,
+                            lambda p=page, t=title: p.get_by_role("link", name=t).first.click(),
+                            title,
+                        )
+                    )
+        for name, page in pages.items():
+            print(f"  ({name})", flush=True)
+            found[name]["widgets"] = (
+                floor_interactions(page, rounds) if floor else interactions(page)
+            )
+            timed(page, lambda p=page: p.get_by_role("link", name="Search").first.click())
+            found[name]["searches"] = []
+        for query in QUERIES * rounds:
+            for name, page in pages.items():
+                box = page.get_by_label("Search the excerpts by meaning")
+                found[name]["searches"].append(
                     timed(
-                        page, lambda t=title: page.get_by_role("link", name=t).first.click(), title
+                        page,
+                        lambda b=box, q=query: (b.fill(q), b.press("Enter")),
+                        f"{query} ({name})",
                     )
                 )
-        widgets = floor_interactions(page, rounds) if floor else interactions(page, url)
-        timed(page, lambda: page.get_by_role("link", name="Search").first.click())
-        box = page.get_by_label("Search the excerpts by meaning")
-        searches = []
-        for query in QUERIES * rounds:
-            searches.append(timed(page, lambda q=query: (box.fill(q), box.press("Enter")), query))
-        page.close()
+        for page in pages.values():
+            page.close()
     finally:
-        process.terminate()
-        process.wait(timeout=120)
-    return {"switches": switches, "widgets": widgets, "searches": searches}
+        for process in served.values():
+            process.terminate()
+            process.wait(timeout=120)
+    return found
 
 
 def floor_interactions(page, rounds: int) -> list[tuple[str, float]]:
@@ -489,14 +513,13 @@ def main() -> int:
             for name, app in apps.items():
                 cold[name].append(first_render(browser, app, db, "Start here"))
                 print(f"first page, {name}: {cold[name][-1]}; hello: {baseline[-1]}", flush=True)
-        found = {}
-        for name, app in apps.items():
-            print(f"measuring {name}", flush=True)
-            found[name] = measure(browser, app, db, args.rounds)
+        print(f"measuring {', '.join(apps)}", flush=True)
+        found = measure(browser, apps, db, args.rounds)
         print("measuring the minimal app (Streamlit's floor)", flush=True)
         floor_app = folder / "floor.py"
         floor_app.write_text(FLOOR_APP, encoding="utf-8")
-        floor = summary(cold["this"], measure(browser, floor_app, db, args.rounds, floor=True))
+        floor_found = measure(browser, {"floor": floor_app}, db, args.rounds, floor=True)["floor"]
+        floor = summary(cold["this"], floor_found)
         browser.close()
     results = {name: summary(cold[name], found[name]) for name in apps}
     med = statistics.median
