@@ -35,16 +35,8 @@ sys.path.insert(0, str(ROOT))
 from pipelines import store  # noqa: E402
 from pipelines.build import run_build  # noqa: E402
 from pipelines.ingest import BUNDLED_SOURCES, ingest_paths  # noqa: E402
+from tests.test_browser import FLAGS  # noqa: E402  (the browser tests' Chromium flags)
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGES = ["Start here", "Compare", "Themes", "Map", "Concepts", "Search", "Workshop", "Corpus"]
 QUERIES = [
     "hope for the future",

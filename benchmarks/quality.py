@@ -235,9 +235,12 @@ def evaluate(conn, embedder, *, seed: int = 42) -> dict:
     fields = frame["field"].tolist()
     centred = theme_space(vectors, fields)
     hits_ours, hits_plain, owner = [], [], []
-    for i in range(len(frame)):
-        ours_a = analogues(i, centred, fields, None, k=1, theme_weight=0.0)
-        plain_a = analogues(i, vectors, fields, None, k=1)
+    everyone = list(range(len(frame)))
+    ours, plain = (
+        analogues(everyone, centred, fields, k=1),
+        analogues(everyone, vectors, fields, k=1),
+    )
+    for i, ours_a, plain_a in zip(everyone, ours, plain, strict=True):
         for field in ours_a:
             owner.append(i)
             hits_ours.append(gold[ours_a[field][0][0]] == gold[i])

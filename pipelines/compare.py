@@ -180,25 +180,21 @@ def field_similarity(
 
 
 def analogues(
-    index: int,
-    vectors: np.ndarray,
-    fields: list[str],
-    themes: np.ndarray | None = None,
-    *,
-    k: int = 3,
-    theme_weight: float = 0.05,
-) -> dict[str, list[tuple[int, float]]]:
-    """The `k` nearest excerpts in each other field; a small bonus for sharing the excerpt's theme
-    lifts counterparts that make the same point over ones that merely share wording."""
-    fields_arr = np.asarray(fields)
-    sims = vectors @ vectors[index]
-    if themes is not None:
-        sims = sims + theme_weight * (themes == themes[index])
-    out: dict[str, list[tuple[int, float]]] = {}
-    for field in sorted(set(fields) - {fields[index]}):
-        members = np.flatnonzero(fields_arr == field)
-        order = members[np.argsort(-sims[members], kind="stable")[:k]]
-        out[field] = [(int(i), float(vectors[i] @ vectors[index])) for i in order]
+    indices: list[int], vectors: np.ndarray, fields, *, k: int = 3
+) -> list[dict[str, list[tuple[int, float]]]]:
+    """For each of `indices`, the `k` nearest excerpts in each other field (fields in name order,
+    nearest first, ties in corpus order) with their similarity; one matrix product for all."""
+    fields = np.asarray(fields)
+    members = {field: np.flatnonzero(fields == field) for field in sorted(set(fields.tolist()))}
+    scores = vectors[list(indices)] @ vectors.T
+    out = []
+    for row, index in enumerate(indices):
+        found = {}
+        for field, group in members.items():
+            if field != fields[index]:
+                order = group[np.argsort(-scores[row, group], kind="stable")[:k]]
+                found[field] = [(int(i), float(scores[row, i])) for i in order]
+        out.append(found)
     return out
 
 

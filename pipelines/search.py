@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
+from .compare import analogues as nearest_per_field
 from .errors import input_error
 from .themes import theme_space
 
@@ -79,11 +80,6 @@ class Index:
     def _positions(self) -> dict[int, int]:
         return {int(e): i for i, e in enumerate(self.frame["excerpt_id"].to_numpy())}
 
-    @cached_property
-    def _field_members(self) -> dict[str, np.ndarray]:
-        fields = self.frame["field"].to_numpy()
-        return {field: np.flatnonzero(fields == field) for field in sorted(set(fields))}
-
     def analogues(self, excerpt_id: int, *, k: int = 3) -> pd.DataFrame:
         """The nearest excerpts in each other field. Field-centred vectors are compared, so a
         counterpart is found by what it says rather than by sharing the other field's register
@@ -98,16 +94,11 @@ class Index:
             if int(excerpt_id) not in self._positions:
                 raise input_error("E028", None, value=excerpt_id)
             positions.append(self._positions[int(excerpt_id)])
-        scores = self.centred[positions] @ self.centred.T if positions else None
-        fields = self.frame["field"].to_numpy()
         out: dict[int, pd.DataFrame] = {}
-        for row, (excerpt_id, position) in enumerate(zip(excerpt_ids, positions, strict=True)):
-            picked, ranks = [], []
-            for field, members in self._field_members.items():
-                if field != fields[position]:
-                    found = top_k(scores[row], members, k)
-                    picked.extend(found.tolist())
-                    ranks.extend(range(1, len(found) + 1))
+        found = nearest_per_field(positions, self.centred, self.frame["field"].to_numpy(), k=k)
+        for excerpt_id, position, per_field in zip(excerpt_ids, positions, found, strict=True):
+            picked = [i for items in per_field.values() for i, _ in items]
+            ranks = [rank for items in per_field.values() for rank in range(1, len(items) + 1)]
             similarity = self.vectors[picked] @ self.vectors[position]
             out[excerpt_id] = self.frame.iloc[picked].assign(
                 rank=ranks, similarity=np.round(similarity.astype(float), 4)
