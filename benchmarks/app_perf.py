@@ -229,10 +229,15 @@ def timed(page, action, what: str = "", timeout: float = 120000) -> float:
     seen = _RUNS[page]
     start = time.perf_counter()
     action()
-    # Evaluating the check also lets Playwright deliver the websocket frames to `watch_runs`.
-    while not page.evaluate(SETTLED) or _RUNS[page] == seen:
+    # Waiting in the driver, not evaluating in the page: the page's main thread is the app's,
+    # and polling it from here would slow down what is being measured. Any Playwright call lets
+    # it deliver the websocket frames to `watch_runs`.
+    while _RUNS[page] == seen:
         if time.perf_counter() - start > timeout / 1000:
             raise PlaywrightTimeout(f"no finished run seen within {timeout / 1000:.0f} s")
+        page.wait_for_timeout(5)
+    left = timeout - (time.perf_counter() - start) * 1000
+    page.wait_for_function(SETTLED, timeout=max(left, 1), polling="raf")
     page.evaluate(PAINTED)
     seconds = time.perf_counter() - start
     if what:
