@@ -175,6 +175,24 @@ def wait_healthy(url: str, timeout: float = 120) -> float:
             time.sleep(0.02)
 
 
+def wait_quiet(process: subprocess.Popen, timeout: float = 180) -> None:
+    """Wait until the server has used under 5% of a core for a second: the app loads its model
+    and index in the background after the first page, as a reader would spend a few seconds on
+    that page, and switches measured meanwhile would measure the loading."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu()
+        time.sleep(1.0)
+        if cpu() - before < 0.05:
+            return
+
+
 # An action is answered when the server has finished the script run it caused (seen on the
 # websocket: runs too quick for the browser ever to show "running" are seen too), the page shows
 # no run in progress and no stale element, and every chart is drawn. A chart still loading shows
@@ -392,6 +410,8 @@ def measure(
             page.goto(url)
             page.get_by_role("heading", name="Start here").first.wait_for(timeout=300000)
             page.wait_for_function(FIRST_SETTLED, timeout=300000, polling="raf")
+        for process in served.values():
+            wait_quiet(process)
         titles = FLOOR_PAGES if floor else PAGES
         found = {name: {"switches": {title: [] for title in titles}} for name in apps}
         for _ in range(rounds * (len(PAGES) // len(FLOOR_PAGES)) if floor else rounds):

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines import figures, views
 
 TITLE = "Compare"
@@ -108,8 +108,13 @@ def render() -> None:
         matrix = matrix.loc[
             [f for f in fields if f in matrix.index], [f for f in fields if f in matrix.columns]
         ].rename(index=field_name, columns=field_name)
-        st.plotly_chart(
-            figures.heatmap(matrix, title="Field × field similarity"), key="compare_similarity"
+        chart(
+            data.figure(
+                "field_similarity",
+                tuple(fields),
+                build=lambda: figures.heatmap(matrix, title="Field × field similarity"),
+            ),
+            key="compare_similarity",
         )
 
     _same_word(fields, frame)
@@ -132,14 +137,22 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
         framework=framework,
     )
     matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
-    st.plotly_chart(
-        figures.heatmap(
-            matrix, title="Share of each field's excerpts tagged with the concept", percent=True
+    chart(
+        data.figure(
+            "coverage",
+            framework,
+            tuple(fields),
+            build=lambda: figures.heatmap(
+                matrix, title="Share of each field's excerpts tagged with the concept", percent=True
+            ),
         ),
         key="compare_heatmap",
     )
-    with st.expander("Coverage as a table"):
-        st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table")
+    on_demand(
+        "Coverage as a table",
+        "compare_coverage_open",
+        lambda: st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table"),
+    )
 
 
 @st.fragment

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines import views
 
 TITLE = "Concepts"
@@ -26,13 +26,16 @@ def render() -> None:
     st.caption(
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
     )
-    st.plotly_chart(graph, key="concepts_graph")
-    with st.expander("The crosswalk links as a table"):
-        st.dataframe(
+    chart(graph, key="concepts_graph")
+    on_demand(
+        "The crosswalk links as a table",
+        "concepts_links_open",
+        lambda: st.dataframe(
             edges[edges["kind"] == "crosswalk"][["source", "target", "why"]],
             hide_index=True,
             key="concepts_links_table",
-        )
+        ),
+    )
 
     _counterparts(frameworks)
     _tool_lens(frameworks)

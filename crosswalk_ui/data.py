@@ -15,9 +15,11 @@ has been served, so neither the first page nor the first search waits for them.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -25,8 +27,9 @@ import streamlit as st
 from pipelines import store
 
 # Above this many points the map draws a fixed, evenly spread sample (the page says so): a
-# browser redraws 10,000 points with hover text far slower than an interaction may take.
-MAP_POINTS = 3000
+# browser redraws 10,000 points with hover text far slower than an interaction may take, and
+# 1,000 evenly spread points still show the map's shape.
+MAP_POINTS = 1000
 MAP_COLOURS = ["field name", "theme", "evidence", "top concept"]
 
 _threads = threading.local()
@@ -181,6 +184,28 @@ def index():
 # --- per-run tables and figures ------------------------------------------------------------------
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _figure(key: tuple, _build: Callable[[], object]):
+    # `_build` is left out of the cache key (Streamlit skips arguments named with a leading _).
+    return _build()
+
+
+def figure(name: str, *params, build: Callable[[], object]):
+    """`build()`, made once for `name` and `params` and for the store's current contents (store
+    version, run, theme edits, field labels and colours), then shared: do not modify it. A
+    plotly figure took 0.1-0.2 s to build on the server, on every rerun of its page. `params`
+    must name everything else the figure depends on."""
+    context = (
+        db_path(),
+        store_version(),
+        run_id(),
+        theme_edits(),
+        tuple(field_labels().items()),
+        tuple(field_colours().items()),
+    )
+    return _figure((name, *params, *context), build)
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _map_points(path: str, version: tuple, run: int, edits: tuple, labels: tuple) -> pd.DataFrame:
     from pipelines import views
@@ -332,5 +357,9 @@ def warm_up_in_background() -> None:
         encode("recovery")
         for colour in MAP_COLOURS:
             map_figure(colour, [], [])
+        # What is loaded by now (torch, the model, the index, the cached results) lives as long as
+        # the server. Frozen, the collector no longer walks it: a full collection of it took
+        # about 0.6 s, and one could start in the middle of any rerun.
+        gc.freeze()
 
     threading.Thread(target=load, args=(db_path(),), name="crosswalk-warm-up", daemon=True).start()

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards
+from crosswalk_ui.components import excerpt_cards, on_demand
 from pipelines import store
 from pipelines.errors import InputError
 from pipelines.exports import EXPORTERS, export, safe_output_path
@@ -62,7 +62,11 @@ def render() -> None:
             "citation",
         ]
     ]
-    st.dataframe(table, hide_index=True, width="stretch", key="corpus_table")
+    on_demand(
+        f"The {len(table)} excerpts as a table",
+        "corpus_table_open",
+        lambda: st.dataframe(table, hide_index=True, width="stretch", key="corpus_table"),
+    )
     st.subheader("Excerpts with their citations")
     _excerpt_pages(shown)
     _delete_source(frame)
@@ -79,89 +83,90 @@ def _excerpt_pages(shown) -> None:
 
 
 def _add_files() -> None:
+    on_demand("Add files", "corpus_add_open", _add_files_form)
+
+
+def _add_files_form() -> None:
     # Imported here: the readers (PDF, Word, Excel) are heavy and no other page needs them; the
     # app's warm-up thread imports them once the first page is served.
     from pipelines.ingest import ingest_paths, preview
     from pipelines.readers import READERS, ReadOptions
 
-    with st.expander("Add files", expanded=False):
-        extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
-        uploads = st.file_uploader(
-            "Files", type=extensions, accept_multiple_files=True, key="corpus_upload"
+    extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
+    uploads = st.file_uploader(
+        "Files", type=extensions, accept_multiple_files=True, key="corpus_upload"
+    )
+    fields = list(data.field_labels())
+    left, middle, right = st.columns(3)
+    field = left.selectbox(
+        "Field for rows that give none", [*fields, NEW_FIELD], key="corpus_upload_field"
+    )
+    if field == NEW_FIELD:
+        field = (
+            left.text_input(
+                "New field (lower-case, e.g. youth_justice)", key="corpus_upload_new_field"
+            ).strip()
+            or None
         )
-        fields = list(data.field_labels())
-        left, middle, right = st.columns(3)
-        field = left.selectbox(
-            "Field for rows that give none", [*fields, NEW_FIELD], key="corpus_upload_field"
-        )
-        if field == NEW_FIELD:
-            field = (
-                left.text_input(
-                    "New field (lower-case, e.g. youth_justice)", key="corpus_upload_new_field"
-                ).strip()
-                or None
-            )
-        evidence = middle.selectbox(
-            "Evidence type for sources that give none",
-            ["", *EVIDENCE_TYPES],
-            format_func=lambda e: EVIDENCE_TYPES.get(e, "(none)"),
-            key="corpus_upload_evidence",
-        )
-        text_column = right.text_input(
-            "Text column (tables)", value="text", key="corpus_upload_text_column"
-        )
-        id_column = right.text_input(
-            "Id column (tables)", value="id", key="corpus_upload_id_column"
-        )
-        field_column = right.text_input(
-            "Field column (tables)", value="field", key="corpus_upload_field_column"
-        )
-        options = ReadOptions(
-            field=field,
-            evidence_type=evidence or None,
-            text_column=text_column or "text",
-            id_column=id_column or "id",
-            field_column=field_column or "field",
-        )
-        if not uploads:
+    evidence = middle.selectbox(
+        "Evidence type for sources that give none",
+        ["", *EVIDENCE_TYPES],
+        format_func=lambda e: EVIDENCE_TYPES.get(e, "(none)"),
+        key="corpus_upload_evidence",
+    )
+    text_column = right.text_input(
+        "Text column (tables)", value="text", key="corpus_upload_text_column"
+    )
+    id_column = right.text_input("Id column (tables)", value="id", key="corpus_upload_id_column")
+    field_column = right.text_input(
+        "Field column (tables)", value="field", key="corpus_upload_field_column"
+    )
+    options = ReadOptions(
+        field=field,
+        evidence_type=evidence or None,
+        text_column=text_column or "text",
+        id_column=id_column or "id",
+        field_column=field_column or "field",
+    )
+    if not uploads:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
+    paths, names = [], []
+    for upload in uploads:
+        # Only a plain base name is used, so an upload cannot write outside the temporary folder.
+        try:
+            path = safe_output_path(folder, Path(upload.name).name)
+        except InputError as error:
+            st.error(error.message)
             return
-        folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
-        paths, names = [], []
-        for upload in uploads:
-            # Only a plain base name is used, so an upload cannot write outside the temporary folder.
-            try:
-                path = safe_output_path(folder, Path(upload.name).name)
-            except InputError as error:
-                st.error(error.message)
-                return
-            path.write_bytes(upload.getvalue())
-            paths.append(path)
-            names.append(upload.name)
-        st.markdown("**Validation report** (nothing is written yet)")
-        ok = True
-        for path, name in zip(paths, names, strict=True):
-            try:
-                report = preview(data.conn(), path, options=options, display_name=name)
-            except InputError as error:
-                ok = False
-                st.error(error.message)
-                continue
-            spread = ", ".join(f"{f} {n}" for f, n in report.fields.items()) or "none"
-            st.text(
-                f"{name} ({report.format}): {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected; new by field: {spread}"
-            )
-            for row, reason in report.rejected[:10]:
-                st.text(f"  rejected {row}: {reason}")
-        if ok and st.button("Ingest these files", key="corpus_ingest"):
-            try:
-                reports = ingest_paths(data.conn(), paths, options=options, display_names=names)
-            except InputError as error:
-                st.error(error.message)
-                return
-            added = sum(r.new for r in reports)
-            st.success(f"Ingested: {added} new excerpts. Rebuild the analysis to include them.")
-        if st.button("Rebuild the analysis", key="corpus_rebuild"):
-            _rebuild()
+        path.write_bytes(upload.getvalue())
+        paths.append(path)
+        names.append(upload.name)
+    st.markdown("**Validation report** (nothing is written yet)")
+    ok = True
+    for path, name in zip(paths, names, strict=True):
+        try:
+            report = preview(data.conn(), path, options=options, display_name=name)
+        except InputError as error:
+            ok = False
+            st.error(error.message)
+            continue
+        spread = ", ".join(f"{f} {n}" for f, n in report.fields.items()) or "none"
+        st.text(
+            f"{name} ({report.format}): {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected; new by field: {spread}"
+        )
+        for row, reason in report.rejected[:10]:
+            st.text(f"  rejected {row}: {reason}")
+    if ok and st.button("Ingest these files", key="corpus_ingest"):
+        try:
+            reports = ingest_paths(data.conn(), paths, options=options, display_names=names)
+        except InputError as error:
+            st.error(error.message)
+            return
+        added = sum(r.new for r in reports)
+        st.success(f"Ingested: {added} new excerpts. Rebuild the analysis to include them.")
+    if st.button("Rebuild the analysis", key="corpus_rebuild"):
+        _rebuild()
 
 
 def _rebuild() -> None:

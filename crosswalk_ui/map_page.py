@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines.exports import neutralise
 from pipelines.records import EVIDENCE_TYPES
 
@@ -38,7 +38,7 @@ def render() -> None:
         f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. "
         f"Draw a lasso or box to list excerpts.{sampled}"
     )
-    event = st.plotly_chart(
+    event = chart(
         figure,
         key="map_chart",
         on_select="rerun",
@@ -65,9 +65,12 @@ def render() -> None:
         )
         excerpt_cards(chosen.head(30))
     else:
-        with st.expander("The points as a table"):
-            st.dataframe(
+        on_demand(
+            "The points as a table",
+            "map_table_open",
+            lambda: st.dataframe(
                 shown[["excerpt_id", "field name", "theme", "evidence", "short_citation", "text"]],
                 hide_index=True,
                 key="map_table",
-            )
+            ),
+        )

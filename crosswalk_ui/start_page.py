@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines import figures, views
 
 TITLE = "Start here"
@@ -27,35 +27,46 @@ def render() -> None:
     )
     counts = data.corpus_counts()
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.counts_bar(
-            counts["evidence"],
-            x="evidence_type",
-            colour="field",
-            colours=colours,
-            labels=labels,
-            title="Excerpts by evidence type and field",
-        ),
-        key="start_evidence_chart",
-    )
-    right.plotly_chart(
-        figures.counts_bar(
-            counts["year"],
-            x="years from",
-            colour="field",
-            colours=colours,
-            labels=labels,
-            title="Excerpts by publication years (5-year bins)",
-        ),
-        key="start_year_chart",
-    )
-    with st.expander("The same counts as a table"):
-        st.dataframe(
+    with left:
+        chart(
+            data.figure(
+                "start_evidence",
+                build=lambda: figures.counts_bar(
+                    counts["evidence"],
+                    x="evidence_type",
+                    colour="field",
+                    colours=colours,
+                    labels=labels,
+                    title="Excerpts by evidence type and field",
+                ),
+            ),
+            key="start_evidence_chart",
+        )
+    with right:
+        chart(
+            data.figure(
+                "start_years",
+                build=lambda: figures.counts_bar(
+                    counts["year"],
+                    x="years from",
+                    colour="field",
+                    colours=colours,
+                    labels=labels,
+                    title="Excerpts by publication years (5-year bins)",
+                ),
+            ),
+            key="start_year_chart",
+        )
+    on_demand(
+        "The same counts as a table",
+        "start_counts_open",
+        lambda: st.dataframe(
             counts["evidence"].pivot_table(
                 index="evidence_type", columns="field", values="count", fill_value=0
             ),
             key="start_counts_table",
-        )
+        ),
+    )
     if not data.require_run():
         return
 
@@ -67,41 +78,55 @@ def render() -> None:
         "Bars show what share of each field's definitions falls in each family."
     )
     if not shares.empty:
-        st.plotly_chart(
-            figures.share_bars(
-                shares,
-                category="family",
-                colours=colours,
-                labels=labels,
-                title="Families of definitions",
+        chart(
+            data.figure(
+                "start_families",
+                build=lambda: figures.share_bars(
+                    shares,
+                    category="family",
+                    colours=colours,
+                    labels=labels,
+                    title="Families of definitions",
+                ),
             ),
             key="start_families_chart",
         )
-        with st.expander("The shares as a table"):
-            st.dataframe(
+        on_demand(
+            "The shares as a table",
+            "start_families_open",
+            lambda: st.dataframe(
                 shares.pivot_table(index="family", columns="field", values="count", fill_value=0),
                 key="start_families_table",
-            )
+            ),
+        )
         _family_examples(lens)
 
     st.header("Headline findings")
     themes, _ = data.themes()
     findings = views.headline_findings(themes)
+    # Each list is one Markdown block: a browser takes tens of milliseconds per element.
     st.subheader("What every field shares")
     if findings["shared"]:
-        for theme in findings["shared"]:
-            st.markdown(
-                f"- **{_plain(theme['label'])}**: {theme['size']} excerpts; {theme['verdict_reason']}."
+        st.markdown(
+            "\n".join(
+                f"- **{_plain(theme['label'])}**: {theme['size']} excerpts; {_plain(theme['verdict_reason'])}."
+                for theme in findings["shared"]
             )
+        )
     else:
         st.write(
             "No theme passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
         )
     st.subheader("What is distinctive to each field")
-    for field, items in findings["distinctive"].items():
-        st.markdown(f"**{field_name(field)}**")
-        for theme in items:
-            st.markdown(f"- {_plain(theme['label'])}: {theme['verdict_reason']}.")
+    st.markdown(
+        "\n\n".join(
+            f"**{_plain(field_name(field))}**\n"
+            + "\n".join(
+                f"- {_plain(theme['label'])}: {_plain(theme['verdict_reason'])}." for theme in items
+            )
+            for field, items in findings["distinctive"].items()
+        )
+    )
     with st.expander("How to read this"):
         st.markdown(
             "Themes are groups of excerpts that the embedding model places close together after each field's "

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines import figures, incremental, results, views
 
 TITLE = "Themes"
@@ -57,14 +57,18 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         if not composition.empty:
-            st.plotly_chart(
-                figures.counts_bar(
-                    composition,
-                    x="field",
-                    colour="field",
-                    colours=data.field_colours(),
-                    labels=data.field_labels(),
-                    title="Excerpts by field",
+            chart(
+                data.figure(
+                    "theme_composition",
+                    key,
+                    build=lambda: figures.counts_bar(
+                        composition,
+                        x="field",
+                        colour="field",
+                        colours=data.field_colours(),
+                        labels=data.field_labels(),
+                        title="Excerpts by field",
+                    ),
                 ),
                 key="themes_composition_chart",
             )
@@ -78,14 +82,17 @@ def render() -> None:
         )
         st.text("Key terms: " + ", ".join(theme["key_terms"]))
         st.text("Concepts: " + "; ".join(f"{k} ({s:.0%})" for k, s in theme.get("concepts", [])))
-    with st.expander("The numbers behind the verdict"):
-        st.dataframe(
+    on_demand(
+        "The numbers behind the verdict",
+        "themes_composition_open",
+        lambda: st.dataframe(
             composition.assign(field=composition["field"].map(field_name))
             if not composition.empty
             else composition,
             hide_index=True,
             key="themes_composition_table",
-        )
+        ),
+    )
     st.subheader("Representative excerpts per field")
     for field, ids in theme["representatives"].items():
         if ids:

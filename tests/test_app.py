@@ -239,3 +239,44 @@ def test_each_thread_reads_the_store_through_its_own_connection(app_store):
         thread.join()
     assert seen[0] is not seen[1]
     assert data.connection(str(app_store)) is data.connection(str(app_store))
+
+
+@pytest.mark.parametrize(
+    "page, opener",
+    [
+        (pages.map_page, "map_table_open"),
+        (pages.excerpts_page, "corpus_table_open"),
+        (pages.start_page, "start_counts_open"),
+        (pages.concepts_page, "concepts_links_open"),
+    ],
+    ids=["map", "corpus", "start", "concepts"],
+)
+def test_tables_beside_charts_are_sent_only_once_opened(page, opener, app_store):
+    app = page_test(page)
+    app.run()
+    assert not app.exception
+    closed = len(app.dataframe)
+    app.session_state[opener] = True
+    app.run()
+    assert not app.exception
+    assert len(app.dataframe) == closed + 1
+
+
+def test_a_figure_is_built_once_until_the_store_changes(app_store):
+    from crosswalk_ui import data
+    from pipelines import results
+
+    built = []
+
+    def build():
+        built.append(1)
+        return object()
+
+    first = data.figure("test_figure", "a", build=build)
+    assert data.figure("test_figure", "a", build=build) is first
+    assert data.figure("test_figure", "b", build=build) is not first
+    assert len(built) == 2
+    themes, _ = data.themes()
+    results.rename_theme(data.conn(), themes[0]["theme_key"], "A new name")
+    assert data.figure("test_figure", "a", build=build) is not first
+    assert len(built) == 3
