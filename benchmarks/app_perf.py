@@ -289,11 +289,15 @@ def selectbox(page, label: str):
     return page.locator("[data-testid='stSelectbox']").filter(has=label_element).first
 
 
-def choose(page, label: str, option: str):
-    """An action: pick `option` in the selectbox labelled `label`."""
+def choose(page, label: str, option: str, *, typed: bool = False):
+    """An action: pick `option` in the selectbox labelled `label`. With `typed`, the option's name
+    is typed first: a list that opens low on the page draws only the options that fit, so a later
+    one would never appear (the Compare page's framework, below the columns of excerpts)."""
 
     def act() -> None:
         selectbox(page, label).click()
+        if typed:
+            page.keyboard.type(option)
         page.get_by_role("option", name=option, exact=True).first.click()
 
     return act
@@ -361,7 +365,11 @@ def interactions(page) -> list[tuple[str, float]]:
         page, "Compare: on a concept", lambda: page.get_by_text("a concept", exact=True).click()
     )
     for framework in ["recovery_capital", "chime"]:
-        out.record(page, "Compare: coverage framework", choose(page, "Framework", framework))
+        out.record(
+            page,
+            "Compare: coverage framework (typed)",
+            choose(page, "Framework", framework, typed=True),
+        )
     go("themes", "Themes")
     themes = options_of(page, "Theme")
     for option in themes[1:3] + themes[:1]:

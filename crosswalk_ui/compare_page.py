@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
+from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
 from pipelines import figures, views
 
 TITLE = "Compare"
@@ -32,56 +32,8 @@ def render() -> None:
     if len(fields) < 2:
         st.info("Choose at least two fields.")
         return
-    focus_kind = st.radio(
-        "Compare on",
-        ["a concept", "a theme", "a question"],
-        horizontal=True,
-        key="compare_focus_kind",
-    )
     frameworks = data.result("frameworks") or []
-    concept_labels = {
-        c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]
-    }
-    index = data.index()
-    concept_options = sorted(concept_labels, key=concept_labels.get)
-    if focus_kind == "a concept":
-        concept = st.selectbox(
-            "Concept",
-            concept_options,
-            index=concept_options.index("chime/identity")
-            if "chime/identity" in concept_options
-            else 0,
-            format_func=concept_labels.get,
-            key="compare_concept",
-        )
-        scores = data.concept_scores(concept)
-        if np.isfinite(scores).sum() == 0:
-            st.caption(
-                "No excerpt is tagged with this concept; showing the closest excerpts instead."
-            )
-        # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
-        fallback = index.vectors @ data.encode(concept_labels[concept])
-        scores = np.where(np.isfinite(scores), 100 + scores, fallback)
-    elif focus_kind == "a theme":
-        themes, mapped = data.themes()
-        names = {
-            t["theme_key"]: f"{t['label']} ({t['theme_key']}, {t['size']} excerpts)" for t in themes
-        }
-        theme = st.selectbox("Theme", list(names), format_func=names.get, key="compare_theme")
-        scores = views.theme_scores(mapped, index.frame, theme, index.vectors)
-    else:
-        question = st.text_input(
-            "Question or phrase", value="what recovery means", key="compare_question"
-        )
-        scores = index.vectors @ data.encode(question)
-    st.caption("Definitions come first among each field's most relevant excerpts.")
-    columns = st.columns(len(fields))
-    for column, (field, chosen) in zip(
-        columns, views.side_by_side(scores, index.frame, fields).items(), strict=True
-    ):
-        with column:
-            st.subheader(field_name(field))
-            excerpt_cards(chosen[np.isfinite(chosen["relevance"])])
+    _side_by_side(frameworks, fields)
 
     _coverage(frameworks, fields)
 
@@ -118,6 +70,57 @@ def render() -> None:
         )
 
     _same_word(fields, frame)
+
+
+@st.fragment
+def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
+    """A fragment: choosing what to compare on reruns only the columns of excerpts."""
+    focus_kind = st.radio(
+        "Compare on",
+        ["a concept", "a theme", "a question"],
+        horizontal=True,
+        key="compare_focus_kind",
+    )
+    concept_labels = {
+        c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]
+    }
+    index = data.index()
+    concept_options = sorted(concept_labels, key=concept_labels.get)
+    if focus_kind == "a concept":
+        concept = st.selectbox(
+            "Concept",
+            concept_options,
+            index=concept_options.index("chime/identity")
+            if "chime/identity" in concept_options
+            else 0,
+            format_func=concept_labels.get,
+            key="compare_concept",
+        )
+        scores = data.concept_scores(concept)
+        if np.isfinite(scores).sum() == 0:
+            st.caption(
+                "No excerpt is tagged with this concept; showing the closest excerpts instead."
+            )
+        # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
+        fallback = index.vectors @ data.encode(concept_labels[concept])
+        scores = np.where(np.isfinite(scores), 100 + scores, fallback)
+    elif focus_kind == "a theme":
+        themes, mapped = data.themes()
+        names = {
+            t["theme_key"]: f"{t['label']} ({t['theme_key']}, {t['size']} excerpts)" for t in themes
+        }
+        theme = st.selectbox("Theme", list(names), format_func=names.get, key="compare_theme")
+        scores = views.theme_scores(mapped, index.frame, theme, index.vectors)
+    else:
+        question = st.text_input(
+            "Question or phrase", value="what recovery means", key="compare_question"
+        )
+        scores = index.vectors @ data.encode(question)
+    st.caption("Definitions come first among each field's most relevant excerpts.")
+    excerpt_columns(
+        (field_name(field), "", chosen[np.isfinite(chosen["relevance"])])
+        for field, chosen in views.side_by_side(scores, index.frame, fields).items()
+    )
 
 
 @st.fragment
@@ -165,15 +168,14 @@ def _same_word(fields: list[str], frame) -> None:
     st.caption(
         f"{info.get('count', 0)} excerpts use “{term}”. For each field: the words that set its uses apart and its most typical uses."
     )
-    columns = st.columns(len(fields))
-    for column, field in zip(columns, fields, strict=True):
-        with column:
-            st.subheader(field_name(field))
-            details = info.get("fields", {}).get(field)
-            if not details:
-                st.caption("This field does not use the term in the corpus.")
-                continue
-            st.text(
-                f"{details['count']} uses; distinctive words: {', '.join(details['distinctive_words']) or '(none)'}"
-            )
-            excerpt_cards(frame[frame["excerpt_id"].isin(details["examples"])])
+    uses = {field: info.get("fields", {}).get(field) for field in fields}
+    excerpt_columns(
+        (
+            field_name(field),
+            f"{details['count']} uses; distinctive words: {', '.join(details['distinctive_words']) or '(none)'}",
+            frame[frame["excerpt_id"].isin(details["examples"])],
+        )
+        if details
+        else (field_name(field), "This field does not use the term in the corpus.", frame.iloc[:0])
+        for field, details in uses.items()
+    )

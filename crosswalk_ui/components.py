@@ -20,6 +20,9 @@ padding:.55rem .8rem;margin:0 0 .6rem 0}
 .cw-card details{font-size:.875rem;margin-top:.25rem}
 .cw-card summary{cursor:pointer}
 .cw-analogue{font-size:.875rem;margin-top:.35rem}
+.cw-columns{display:grid;gap:1rem;align-items:start}
+.cw-columns h4{font-size:1.15rem;font-weight:600;margin:0 0 .5rem 0;padding:0}
+.cw-note{font-size:.875rem;opacity:.8;margin:0 0 .5rem 0;white-space:pre-wrap}
 </style>"""
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{3,8}")
 
@@ -94,3 +97,40 @@ def excerpt_cards(
     ]
     if cards:
         st.html(_CARD_STYLE + "".join(cards))
+
+
+def excerpt_columns(
+    columns: Iterable[tuple[str, str, object]],
+    *,
+    per_row: int = 0,
+    extra: Callable[[object], str] | None = None,
+    analogues: Callable[[object], Iterable] | None = None,
+) -> None:
+    """Groups of excerpts side by side (`per_row` to a row; all in one row by default), one group
+    per (heading, note, rows), drawn as one block like `excerpt_cards`: a heading, a note (what
+    the group shows, or why it is empty) and the cards. Headings and notes are escaped too."""
+    names, colours = data.field_labels(), data.field_colours()
+    columns = list(columns)
+    html = "".join(
+        f"<div><h4>{escape(heading)}</h4>"
+        + (f'<div class="cw-note">{escape(note)}</div>' if note else "")
+        + "".join(
+            card_html(
+                row,
+                names,
+                colours,
+                extra=extra(row) if extra else "",
+                analogues=analogues(row) if analogues else (),
+            )
+            for row in rows.itertuples()
+        )
+        + "</div>"
+        for heading, note, rows in columns
+    )
+    if columns:
+        st.html(
+            _CARD_STYLE
+            + f'<div class="cw-columns" style="grid-template-columns:repeat({per_row or len(columns)},minmax(0,1fr))">'
+            + html
+            + "</div>"
+        )

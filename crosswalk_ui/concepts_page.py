@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
+from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
 from pipelines import views
 
 TITLE = "Concepts"
@@ -66,18 +66,20 @@ def _counterparts(frameworks: list[dict]) -> None:
     st.subheader("Excerpts that carry it, by field")
     frame = data.excerpts()
     scores = data.concept_scores(key)
-    columns = st.columns(max(1, frame["field"].nunique()))
-    for column, (field, chosen) in zip(
-        columns,
-        views.side_by_side(scores, frame, sorted(frame["field"].unique()), k=3).items(),
-        strict=False,
-    ):
-        with column:
-            st.markdown(f"**{field_name(field)}**")
-            tagged = chosen[chosen["relevance"] > float("-inf")]
-            if tagged.empty:
-                st.caption("No excerpt of this field is tagged with the concept.")
-            excerpt_cards(tagged)
+    carried = {
+        field: chosen[chosen["relevance"] > float("-inf")]
+        for field, chosen in views.side_by_side(
+            scores, frame, sorted(frame["field"].unique()), k=3
+        ).items()
+    }
+    excerpt_columns(
+        (
+            field_name(field),
+            "" if len(tagged) else "No excerpt of this field is tagged with the concept.",
+            tagged,
+        )
+        for field, tagged in carried.items()
+    )
 
 
 @st.fragment

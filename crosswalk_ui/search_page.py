@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_cards, field_name
+from crosswalk_ui.components import excerpt_columns, field_name
 from pipelines.records import EVIDENCE_TYPES, KINDS
 
 TITLE = "Search"
@@ -67,10 +67,12 @@ def render() -> None:
         if st.toggle("Show analogues in the other fields", key="search_analogues")
         else {}
     )
-    for field, rows in found.groupby("field", sort=False):
-        st.subheader(f"{field_name(field)} ({len(rows)})")
-        excerpt_cards(
-            rows,
-            extra=lambda row: f" · similarity {row.score:.2f}",
-            analogues=(lambda row: others[int(row.excerpt_id)].itertuples()) if others else None,
-        )
+    excerpt_columns(
+        (
+            (f"{field_name(field)} ({len(rows)})", "", rows)
+            for field, rows in found.groupby("field", sort=False)
+        ),
+        per_row=1,
+        extra=lambda row: f" · similarity {row.score:.2f}",
+        analogues=(lambda row: others[int(row.excerpt_id)].itertuples()) if others else None,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
+from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
 from pipelines import figures, views
 
 TITLE = "Start here"
@@ -145,13 +145,15 @@ def _family_examples(lens: dict) -> None:
         "Example definitions from each field for the family", options, key="start_family"
     )
     family = lens["families"][options.index(chosen)]
-    columns = st.columns(max(1, len(family["exemplars"])))
-    for column, (field, ids) in zip(columns, family["exemplars"].items(), strict=False):
-        with column:
-            st.subheader(field_name(field))
-            if not ids:
-                st.caption("No definition from this field in this family.")
-            excerpt_cards(data.excerpts_with_ids(ids[:1]))
+    shown = data.excerpts_with_ids([ids[0] for ids in family["exemplars"].values() if ids])
+    excerpt_columns(
+        (
+            field_name(field),
+            "" if ids else "No definition from this field in this family.",
+            shown[shown["excerpt_id"] == ids[0]] if ids else shown.iloc[:0],
+        )
+        for field, ids in family["exemplars"].items()
+    )
 
 
 def _plain(text: str) -> str:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
+from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
 from pipelines import figures, incremental, results, views
 
 TITLE = "Themes"
@@ -44,6 +44,13 @@ def render() -> None:
     )
     st.dataframe(summary, hide_index=True, key="themes_table")
     names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
+    _theme(themes, names, frame)
+
+
+@st.fragment
+def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> None:
+    """A fragment: choosing a theme reruns only its details, not the table of all themes. Saving
+    an edit reruns the whole page, so the table shows it too."""
     key = st.selectbox("Theme", list(names), format_func=names.get, key="themes_choice")
     theme = next(t for t in themes if t["theme_key"] == key)
     st.header(theme["label"])
@@ -94,10 +101,14 @@ def render() -> None:
         ),
     )
     st.subheader("Representative excerpts per field")
-    for field, ids in theme["representatives"].items():
-        if ids:
-            st.markdown(f"**{field_name(field)}**")
-            excerpt_cards(frame[frame["excerpt_id"].isin(ids)])
+    excerpt_columns(
+        (
+            (field_name(field), "", frame[frame["excerpt_id"].isin(ids)])
+            for field, ids in theme["representatives"].items()
+            if ids
+        ),
+        per_row=1,
+    )
 
     st.subheader("Edit")
     with st.form("themes_rename_form"):

@@ -128,8 +128,13 @@ def test_search_groups_results_by_field(app_store):
     app.run()
     app.text_input(key="search_query").input("hope optimism future").run()
     assert not app.exception
-    assert len(app.subheader) >= 2
+    headings = [unescape(h) for b in app.html for h in re.findall(r"<h4>(.*?)</h4>", b.value)]
+    counts = [int(re.fullmatch(r".+ \((\d+)\)", h).group(1)) for h in headings]
+    assert len(headings) >= 2 and sum(counts) == 15
     shown = cards(app)
+    # Each field's heading comes before its own results, in order.
+    fields = [card["meta"].split(" · ")[0] for card in shown]
+    assert [h.rsplit(" (", 1)[0] for h in headings] == list(dict.fromkeys(fields))
     assert len(shown) == 15 and all("similarity" in card["meta"] for card in shown)
     assert all(card["analogues"] == [] for card in shown)
     app.toggle(key="search_analogues").set_value(True).run()
