@@ -195,7 +195,7 @@ def test_search_for_hope_spans_three_fields_and_shows_analogues(browser, server)
     caption.wait_for(timeout=60000)
     fields = int(re.search(r"from (\d+) fields", caption.inner_text()).group(1))
     assert fields >= 3
-    page.locator("h3").nth(fields - 1).wait_for(timeout=30000)
+    page.locator(".cw-columns h4").nth(fields - 1).wait_for(timeout=30000)
     _wait_idle(page)
     results = int(re.match(r"(\d+) results", caption.inner_text()).group(1))
     page.get_by_text("Show analogues in the other fields").click()
