@@ -43,11 +43,11 @@ def render() -> None:
         st.caption(
             "Words each field uses more than the others: log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008); z above 1.96 is unlikely by chance."
         )
-        vocab = pd.DataFrame(data.result("vocabulary") or [])
-        for field in fields:
-            rows = vocab[vocab["field"] == field][["term", "z", "count"]] if len(vocab) else vocab
-            st.markdown(f"**{field_name(field)}**")
-            st.dataframe(rows, hide_index=True, key=f"compare_vocab_{field}")
+        # One static table for all the fields, side by side: a grid widget a field was the
+        # slowest thing on the page to draw the first time.
+        st.table(
+            views.vocabulary_table(data.result("vocabulary") or [], fields, data.field_labels())
+        )
     with right:
         st.header("How similar are the fields?")
         st.caption(

@@ -168,6 +168,23 @@ def coverage_matrix(
     return matrix
 
 
+def vocabulary_table(
+    vocabulary: list[dict], fields: list[str], names: dict[str, str]
+) -> pd.DataFrame:
+    """Each field's distinctive words side by side: a column per field (headed by its name),
+    a row per rank, each cell the word with its z-score and count."""
+    columns = {}
+    for field in fields:
+        rows = [v for v in vocabulary if v["field"] == field]
+        rows.sort(key=lambda v: -v["z"])
+        columns[names.get(field, field)] = pd.Series(
+            [f"{v['term']} (z {v['z']:.1f}, {v['count']}×)" for v in rows], dtype=object
+        )
+    table = pd.DataFrame(columns).fillna("")
+    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
+    return table
+
+
 def related_concepts(frameworks: list[dict], concept_key: str) -> pd.DataFrame:
     """Crosswalk links of a concept, in both directions, with the other side's framework and field."""
     info = {c["key"]: (c, f) for f in frameworks for c in f["concepts"]}

@@ -285,3 +285,29 @@ def test_a_figure_is_built_once_until_the_store_changes(app_store):
     results.rename_theme(data.conn(), themes[0]["theme_key"], "A new name")
     assert data.figure("test_figure", "a", build=build) is not first
     assert len(built) == 3
+
+
+def test_vocabulary_table_puts_fields_side_by_side_by_rank():
+    from pipelines.views import vocabulary_table
+
+    vocabulary = [
+        {"field": "a", "term": "hope", "z": 3.0, "count": 7},
+        {"field": "a", "term": "home", "z": 9.5, "count": 12},
+        {"field": "b", "term": "change", "z": 4.25, "count": 5},
+        {"field": "c", "term": "unused", "z": 8.0, "count": 1},
+    ]
+    table = vocabulary_table(vocabulary, ["a", "b"], {"a": "Field A"})
+    assert list(table.columns) == ["Field A", "b"]
+    assert table.index.tolist() == [1, 2]
+    assert table["Field A"].tolist() == ["home (z 9.5, 12×)", "hope (z 3.0, 7×)"]
+    assert table["b"].tolist() == ["change (z 4.2, 5×)", ""]
+
+
+def test_compare_shows_the_chosen_fields_vocabulary_in_one_table(app_store):
+    app = page_test(pages.compare_page)
+    app.run()
+    app.multiselect(key="compare_fields").set_value(["mental_health", "criminal_justice"]).run()
+    assert not app.exception
+    (table,) = app.table
+    assert list(table.value.columns) == ["Mental health", "Criminal justice"]
+    assert len(table.value) > 0
