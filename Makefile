@@ -24,7 +24,7 @@ corpus: setup
 	$(PY) -m pipelines build
 
 run: corpus
-	$(PY) -m streamlit run app.py
+	$(PY) -m crosswalk_ui.serve
 
 # The browser tests need Debian's chromium; the PDF workshop cards use DejaVu Sans when it is there.
 browser:

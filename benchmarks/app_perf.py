@@ -138,14 +138,16 @@ def free_port() -> int:
 def serve(script: Path, db: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = {**os.environ, "CROSSWALK_DB": str(db)}
+    # An app with the launcher that `make run` uses is served through it; others (an older
+    # checkout, the minimal apps) by `streamlit run`.
+    launcher = (script.parent / "crosswalk_ui" / "serve.py").exists()
+    command = ["crosswalk_ui.serve"] if launcher else ["streamlit", "run", str(script)]
     started = time.perf_counter()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            str(script),
+            *command,
             "--server.port",
             str(port),
             "--server.address",

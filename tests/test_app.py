@@ -311,3 +311,17 @@ def test_compare_shows_the_chosen_fields_vocabulary_in_one_table(app_store):
     (table,) = app.table
     assert list(table.value.columns) == ["Mental health", "Criminal justice"]
     assert len(table.value) > 0
+
+
+def test_serve_runs_the_app_with_the_options_given(monkeypatch):
+    import sys
+
+    from streamlit.web import cli
+
+    from crosswalk_ui import serve
+
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", ["crosswalk_ui.serve", "--server.port", "9999"])
+    serve.main()
+    assert seen == [["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]]

@@ -75,7 +75,7 @@ def served_store(real_store, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(served_store):
-    """Streamlit serving the store on a free localhost port."""
+    """The app served as `make run` serves it (`crosswalk_ui.serve`), on a free localhost port."""
     store_copy = served_store
     port = _free_port()
     env = {**os.environ, "CROSSWALK_DB": str(store_copy), "CROSSWALK_MODEL": "all-MiniLM-L6-v2"}
@@ -83,9 +83,7 @@ def server(served_store):
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
+            "crosswalk_ui.serve",
             "--server.port",
             str(port),
             "--server.address",
