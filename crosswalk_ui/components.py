@@ -37,7 +37,7 @@ def on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
 
 
 def chart(figure, *, key: str, **options):
-    """A plotly figure as every page draws it: in the figure's own template (`figures._style`),
+    """A plotly figure as every page draws it: in the figures' own template (`figures.TEMPLATE`),
     not Streamlit's theme, which the browser merges into each chart before drawing it (about
     40 ms a chart on the benchmark machine)."""
     return st.plotly_chart(figure, key=key, theme=None, **options)
@@ -76,16 +76,9 @@ def card_html(
     )
 
 
-def excerpt_cards(
-    rows,
-    *,
-    extra: Callable[[object], str] | None = None,
-    analogues: Callable[[object], Iterable] | None = None,
-) -> None:
-    """Excerpts (a frame of `store.excerpts` rows) as cards, drawn as one block: one element
-    for the browser to draw instead of five a card, which was most of a page's drawing time."""
+def _cards(rows, extra, analogues) -> str:
     names, colours = data.field_labels(), data.field_colours()
-    cards = [
+    return "".join(
         card_html(
             row,
             names,
@@ -94,9 +87,20 @@ def excerpt_cards(
             analogues=analogues(row) if analogues else (),
         )
         for row in rows.itertuples()
-    ]
+    )
+
+
+def excerpt_cards(
+    rows,
+    *,
+    extra: Callable[[object], str] | None = None,
+    analogues: Callable[[object], Iterable] | None = None,
+) -> None:
+    """Excerpts (a frame of `store.excerpts` rows) as cards, drawn as one block: one element
+    for the browser to draw instead of five a card, which was most of a page's drawing time."""
+    cards = _cards(rows, extra, analogues)
     if cards:
-        st.html(_CARD_STYLE + "".join(cards))
+        st.html(_CARD_STYLE + cards)
 
 
 def excerpt_columns(
@@ -109,28 +113,15 @@ def excerpt_columns(
     """Groups of excerpts side by side (`per_row` to a row; all in one row by default), one group
     per (heading, note, rows), drawn as one block like `excerpt_cards`: a heading, a note (what
     the group shows, or why it is empty) and the cards. Headings and notes are escaped too."""
-    names, colours = data.field_labels(), data.field_colours()
     columns = list(columns)
-    html = "".join(
+    if not columns:
+        return
+    groups = "".join(
         f"<div><h4>{escape(heading)}</h4>"
         + (f'<div class="cw-note">{escape(note)}</div>' if note else "")
-        + "".join(
-            card_html(
-                row,
-                names,
-                colours,
-                extra=extra(row) if extra else "",
-                analogues=analogues(row) if analogues else (),
-            )
-            for row in rows.itertuples()
-        )
+        + _cards(rows, extra, analogues)
         + "</div>"
         for heading, note, rows in columns
     )
-    if columns:
-        st.html(
-            _CARD_STYLE
-            + f'<div class="cw-columns" style="grid-template-columns:repeat({per_row or len(columns)},minmax(0,1fr))">'
-            + html
-            + "</div>"
-        )
+    grid = f"grid-template-columns:repeat({per_row or len(columns)},minmax(0,1fr))"
+    st.html(f'{_CARD_STYLE}<div class="cw-columns" style="{grid}">{groups}</div>')
