@@ -22,7 +22,7 @@ NEW_FIELD = "(a new field…)"
 
 def render() -> None:
     st.title(TITLE)
-    _add_files()
+    on_demand("Add files", "corpus_add_open", _add_files_form)
     frame = data.excerpts()
     if frame.empty:
         st.info("The store is empty. Add files above or with `python -m pipelines ingest FILE`.")
@@ -80,10 +80,6 @@ def _excerpt_pages(shown) -> None:
     pages = max(1, -(-len(shown) // per_page))
     page = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="corpus_page")
     excerpt_cards(shown.iloc[(page - 1) * per_page : page * per_page])
-
-
-def _add_files() -> None:
-    on_demand("Add files", "corpus_add_open", _add_files_form)
 
 
 def _add_files_form() -> None:

@@ -19,9 +19,6 @@ def _preload() -> None:
     import pyarrow  # noqa: F401  (Streamlit sends tables as Arrow)
 
     import crosswalk_ui.pages  # noqa: F401  (every page, and through them pandas and plotly)
-    from pipelines import figures  # noqa: F401
-
-    figures.TEMPLATE.to_plotly_json()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,37 +26,29 @@ def render() -> None:
         f"{(frame['evidence_type'] == 'lived_experience').sum()} of them from lived-experience sources."
     )
     counts = data.corpus_counts()
-    left, right = st.columns(2)
-    with left:
-        chart(
-            data.figure(
-                "start_evidence",
-                build=lambda: figures.counts_bar(
-                    counts["evidence"],
-                    x="evidence_type",
-                    colour="field",
-                    colours=colours,
-                    labels=labels,
-                    title="Excerpts by evidence type and field",
+    for column, (table, x, title, key) in zip(
+        st.columns(2),
+        [
+            ("evidence", "evidence_type", "Excerpts by evidence type and field", "start_evidence"),
+            ("year", "years from", "Excerpts by publication years (5-year bins)", "start_year"),
+        ],
+        strict=True,
+    ):
+        with column:
+            chart(
+                data.figure(
+                    key,
+                    build=lambda table=table, x=x, title=title: figures.counts_bar(
+                        counts[table],
+                        x=x,
+                        colour="field",
+                        colours=colours,
+                        labels=labels,
+                        title=title,
+                    ),
                 ),
-            ),
-            key="start_evidence_chart",
-        )
-    with right:
-        chart(
-            data.figure(
-                "start_years",
-                build=lambda: figures.counts_bar(
-                    counts["year"],
-                    x="years from",
-                    colour="field",
-                    colours=colours,
-                    labels=labels,
-                    title="Excerpts by publication years (5-year bins)",
-                ),
-            ),
-            key="start_year_chart",
-        )
+                key=f"{key}_chart",
+            )
     on_demand(
         "The same counts as a table",
         "start_counts_open",
