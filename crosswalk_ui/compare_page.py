@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
-from pipelines import figures, views
+from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from pipelines import svg, views
 
 TITLE = "Compare"
 SLUG = "compare"
@@ -60,13 +60,12 @@ def render() -> None:
         matrix = matrix.loc[
             [f for f in fields if f in matrix.index], [f for f in fields if f in matrix.columns]
         ].rename(index=field_name, columns=field_name)
-        chart(
+        drawing(
             data.figure(
                 "field_similarity",
                 tuple(fields),
-                build=lambda: figures.heatmap(matrix, title="Field × field similarity"),
-            ),
-            key="compare_similarity",
+                build=lambda: svg.heatmap(matrix, title="Field × field similarity"),
+            )
         )
 
     _same_word(fields, frame)
@@ -140,16 +139,15 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
         framework=framework,
     )
     matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
-    chart(
+    drawing(
         data.figure(
             "coverage",
             framework,
             tuple(fields),
-            build=lambda: figures.heatmap(
+            build=lambda: svg.heatmap(
                 matrix, title="Share of each field's excerpts tagged with the concept", percent=True
             ),
-        ),
-        key="compare_heatmap",
+        )
     )
     on_demand(
         "Coverage as a table",

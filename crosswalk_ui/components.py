@@ -37,10 +37,18 @@ def on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
 
 
 def chart(figure, *, key: str, **options):
-    """A plotly figure as every page draws it: in the figures' own template (`figures.TEMPLATE`),
-    not Streamlit's theme, which the browser merges into each chart before drawing it (about
-    40 ms a chart on the benchmark machine)."""
+    """A plotly figure (the map, the concept graph) as the pages draw it: in the figures' own
+    template (`figures.TEMPLATE`), not Streamlit's theme, which the browser merges into each
+    chart before drawing it (about 40 ms a chart on the benchmark machine)."""
     return st.plotly_chart(figure, key=key, theme=None, **options)
+
+
+def drawing(svg: str) -> None:
+    """A chart drawn on the server (`pipelines.svg`): one element for the browser, no chart
+    library to load, and each shape still shows its numbers on hover. Through Markdown, not
+    `st.html`, whose sanitiser keeps HTML only and drops SVG; every text in the drawing is
+    escaped where it is drawn."""
+    st.markdown(svg, unsafe_allow_html=True)
 
 
 def field_name(field: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
-from pipelines import figures, views
+from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from pipelines import svg, views
 
 TITLE = "Start here"
 SLUG = "start"
@@ -26,28 +26,28 @@ def render() -> None:
         f"{(frame['evidence_type'] == 'lived_experience').sum()} of them from lived-experience sources."
     )
     counts = data.corpus_counts()
-    for column, (table, x, title, key) in zip(
+    for column, (table, x, title) in zip(
         st.columns(2),
         [
-            ("evidence", "evidence_type", "Excerpts by evidence type and field", "start_evidence"),
-            ("year", "years from", "Excerpts by publication years (5-year bins)", "start_year"),
+            ("evidence", "evidence_type", "Excerpts by evidence type and field"),
+            ("year", "years from", "Excerpts by publication years (5-year bins)"),
         ],
         strict=True,
     ):
         with column:
-            chart(
+            drawing(
                 data.figure(
-                    key,
-                    build=lambda table=table, x=x, title=title: figures.counts_bar(
+                    f"start_{table}",
+                    build=lambda table=table, x=x, title=title: svg.stacked_bars(
                         counts[table],
                         x=x,
-                        colour="field",
+                        stack="field",
                         colours=colours,
                         labels=labels,
                         title=title,
+                        x_title=x.replace("_", " "),
                     ),
-                ),
-                key=f"{key}_chart",
+                )
             )
     on_demand(
         "The same counts as a table",
@@ -70,18 +70,18 @@ def render() -> None:
         "Bars show what share of each field's definitions falls in each family."
     )
     if not shares.empty:
-        chart(
+        drawing(
             data.figure(
                 "start_families",
-                build=lambda: figures.share_bars(
+                build=lambda: svg.grouped_bars(
                     shares,
                     category="family",
+                    group="field",
                     colours=colours,
                     labels=labels,
                     title="Families of definitions",
                 ),
-            ),
-            key="start_families_chart",
+            )
         )
         on_demand(
             "The shares as a table",

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
-from pipelines import figures, incremental, results, views
+from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from pipelines import incremental, results, svg, views
 
 TITLE = "Themes"
 SLUG = "themes"
@@ -64,20 +64,20 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
     left, right = st.columns([3, 2])
     with left:
         if not composition.empty:
-            chart(
+            drawing(
                 data.figure(
                     "theme_composition",
                     key,
-                    build=lambda: figures.counts_bar(
+                    build=lambda: svg.stacked_bars(
                         composition,
                         x="field",
-                        colour="field",
+                        stack="field",
                         colours=data.field_colours(),
                         labels=data.field_labels(),
                         title="Excerpts by field",
+                        x_title="field",
                     ),
-                ),
-                key="themes_composition_chart",
+                )
             )
     with right:
         st.markdown(

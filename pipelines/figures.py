@@ -1,4 +1,5 @@
-"""Plotly figures for the app: data in, `go.Figure` out. Fields keep one colour everywhere."""
+"""Plotly figures for the charts people explore by hand (the map and the concept graph): data in,
+`go.Figure` out. Fields keep one colour everywhere. Static charts are drawn as SVG (`svg.py`)."""
 
 from __future__ import annotations
 
@@ -39,89 +40,6 @@ def _style(fig: go.Figure, *, height: int = 360) -> go.Figure:
         legend_title_text="",
     )
     return fig
-
-
-def counts_bar(
-    table: pd.DataFrame,
-    *,
-    x: str,
-    colour: str | None,
-    colours: dict[str, str] | None,
-    title: str,
-    labels: dict[str, str] | None = None,
-) -> go.Figure:
-    """A bar chart of `count` by `x` (stacked by `colour`)."""
-    shown = table
-    if labels and colour:
-        shown = table.assign(**{colour: table[colour].map(lambda v: labels.get(v, v))})
-        colours = {labels.get(k, k): v for k, v in (colours or {}).items()}
-    fig = _new()
-    for value, rows in _groups(shown, colour):
-        fig.add_trace(
-            go.Bar(
-                x=rows[x],
-                y=rows["count"],
-                name="count" if value is None else str(value),
-                marker_color=(colours or {}).get(value),
-                hovertemplate=f"{x}=%{{x}}<br>count=%{{y}}<extra>{value or ''}</extra>",
-                showlegend=colour is not None,
-            )
-        )
-    fig.update_layout(barmode="relative", title=title, xaxis_title=x, yaxis_title="count")
-    return _style(fig)
-
-
-def share_bars(
-    table: pd.DataFrame,
-    *,
-    category: str,
-    colours: dict[str, str],
-    labels: dict[str, str],
-    title: str,
-) -> go.Figure:
-    """Grouped horizontal bars of each field's `share` per `category` (e.g. definition family)."""
-    fig = _new()
-    for field, rows in _groups(table, "field"):
-        fig.add_trace(
-            go.Bar(
-                y=rows[category],
-                x=rows["share"],
-                orientation="h",
-                name=labels.get(field, field),
-                marker_color=colours.get(field),
-                hovertemplate="%{y}<br>%{x:.0%}<extra>" + labels.get(field, field) + "</extra>",
-            )
-        )
-    fig.update_layout(barmode="group", title=title, xaxis_title="share of the field's excerpts")
-    fig.update_yaxes(categoryorder="array", categoryarray=list(pd.unique(table[category]))[::-1])
-    fig.update_xaxes(tickformat=".0%")
-    return _style(fig, height=max(300, 70 * table[category].nunique()))
-
-
-def _groups(table: pd.DataFrame, column: str | None):
-    """(value, rows) per value of `column` in order of first appearance (one trace each);
-    the whole table as one group when `column` is None."""
-    if column is None:
-        return [(None, table)]
-    return [(value, table[table[column] == value]) for value in pd.unique(table[column])]
-
-
-def heatmap(matrix: pd.DataFrame, *, title: str, percent: bool = False) -> go.Figure:
-    values = matrix.to_numpy(dtype=float)
-    text = [[f"{v:.0%}" if percent else f"{v:.2f}" for v in row] for row in values]
-    fig = _new(
-        go.Heatmap(
-            z=values,
-            x=list(matrix.columns),
-            y=list(matrix.index),
-            colorscale="Blues",
-            text=text,
-            texttemplate="%{text}",
-            hoverongaps=False,
-        )
-    )
-    fig.update_layout(title=title)
-    return _style(fig, height=max(320, 26 * len(matrix.index) + 120))
 
 
 def excerpt_map(
