@@ -8,7 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
-from pipelines import svg, views
+from pipelines import charts, views
 
 TITLE = "Compare"
 SLUG = "compare"
@@ -64,7 +64,7 @@ def render() -> None:
             data.figure(
                 "field_similarity",
                 tuple(fields),
-                build=lambda: svg.heatmap(matrix, title="Field × field similarity"),
+                build=lambda: charts.heatmap(matrix, title="Field × field similarity"),
             )
         )
 
@@ -144,7 +144,7 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
             "coverage",
             framework,
             tuple(fields),
-            build=lambda: svg.heatmap(
+            build=lambda: charts.heatmap(
                 matrix, title="Share of each field's excerpts tagged with the concept", percent=True
             ),
         )

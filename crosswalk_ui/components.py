@@ -9,6 +9,7 @@ from html import escape
 import streamlit as st
 
 from crosswalk_ui import data
+from pipelines import charts
 
 # One style sheet for the excerpt cards; it travels with each block of cards (st.html is not
 # iframed, so the classes apply to the block they arrive with).
@@ -43,12 +44,10 @@ def chart(figure, *, key: str, **options):
     return st.plotly_chart(figure, key=key, theme=None, **options)
 
 
-def drawing(svg: str) -> None:
-    """A chart drawn on the server (`pipelines.svg`): one element for the browser, no chart
-    library to load, and each shape still shows its numbers on hover. Through Markdown, not
-    `st.html`, whose sanitiser keeps HTML only and drops SVG; every text in the drawing is
-    escaped where it is drawn."""
-    st.markdown(svg, unsafe_allow_html=True)
+def drawing(chart_html: str) -> None:
+    """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
+    library to load, and each bar or cell still shows its numbers on hover."""
+    st.html(charts.STYLE + chart_html)
 
 
 def field_name(field: str) -> str:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
-from pipelines import svg, views
+from pipelines import charts, views
 
 TITLE = "Start here"
 SLUG = "start"
@@ -38,7 +38,7 @@ def render() -> None:
             drawing(
                 data.figure(
                     f"start_{table}",
-                    build=lambda table=table, x=x, title=title: svg.stacked_bars(
+                    build=lambda table=table, x=x, title=title: charts.stacked_bars(
                         counts[table],
                         x=x,
                         stack="field",
@@ -73,7 +73,7 @@ def render() -> None:
         drawing(
             data.figure(
                 "start_families",
-                build=lambda: svg.grouped_bars(
+                build=lambda: charts.grouped_bars(
                     shares,
                     category="family",
                     group="field",

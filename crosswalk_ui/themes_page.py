@@ -8,7 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
-from pipelines import incremental, results, svg, views
+from pipelines import charts, incremental, results, views
 
 TITLE = "Themes"
 SLUG = "themes"
@@ -68,7 +68,7 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
                 data.figure(
                     "theme_composition",
                     key,
-                    build=lambda: svg.stacked_bars(
+                    build=lambda: charts.stacked_bars(
                         composition,
                         x="field",
                         stack="field",

@@ -1,5 +1,6 @@
 """Plotly figures for the charts people explore by hand (the map and the concept graph): data in,
-`go.Figure` out. Fields keep one colour everywhere. Static charts are drawn as SVG (`svg.py`)."""
+`go.Figure` out. Fields keep one colour everywhere. Static charts are drawn as HTML
+(`charts.py`)."""
 
 from __future__ import annotations
 

@@ -1,35 +1,41 @@
-"""The server-drawn charts: every number on hover, shapes in proportion, labels kept as text."""
+"""The server-drawn charts: every number on hover, bars in proportion, labels kept as text."""
 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
 
-from pipelines import svg
+from pipelines import charts
 
-NS = "{http://www.w3.org/2000/svg}"
 LABELS = {"mental_health": "Mental health", "criminal_justice": "Criminal justice"}
 COLOURS = {"mental_health": "#0072B2", "criminal_justice": "#009E73"}
 
 
-def _parse(drawing: str) -> ET.Element:
-    return ET.fromstring(drawing)
+def _parse(chart: str) -> ET.Element:
+    """The chart as a tree (it is well-formed: every box closed, every text escaped)."""
+    return ET.fromstring(chart)
 
 
 def _bars(root: ET.Element) -> dict[str, ET.Element]:
-    """The shapes that carry a value, by their hover text."""
-    return {
-        rect.find(f"{NS}title").text: rect
-        for rect in root.iter(f"{NS}rect")
-        if rect.find(f"{NS}title") is not None
-    }
+    """The boxes that carry a value, by their hover text."""
+    return {box.get("title"): box for box in root.iter("div") if box.get("class") == "cw-bar"}
+
+
+def _size(box: ET.Element, name: str) -> float:
+    """A box's `left`, `top`, `width` or `height`, in percent of the chart."""
+    return float(re.search(rf"(?<![-\w]){name}:([\d.]+)%", box.get("style")).group(1))
+
+
+def _fill(box: ET.Element) -> str:
+    return re.search(r"background:(#\w+)", box.get("style")).group(1)
 
 
 def _texts(root: ET.Element) -> list[str]:
-    return ["".join(t.itertext()) for t in root.iter(f"{NS}text")]
+    return [t.text for t in root.iter("div") if t.get("class") == "cw-t"]
 
 
 def test_stacked_bars_stack_each_field_in_proportion():
@@ -41,7 +47,7 @@ def test_stacked_bars_stack_each_field_in_proportion():
         }
     )
     root = _parse(
-        svg.stacked_bars(
+        charts.stacked_bars(
             table,
             x="evidence_type",
             stack="field",
@@ -57,25 +63,36 @@ def test_stacked_bars_stack_each_field_in_proportion():
         "review · Criminal justice: 30",
         "policy · Mental health: 20",
     }
-    height = {name: float(rect.get("height")) for name, rect in bars.items()}
+    height = {name: _size(box, "height") for name, box in bars.items()}
     assert height["review · Criminal justice: 30"] == pytest.approx(
         3 * height["review · Mental health: 10"], rel=0.02
     )
     # Fields stack in the store's order: mental health at the bottom, criminal justice above it.
-    assert float(bars["review · Criminal justice: 30"].get("y")) < float(
-        bars["review · Mental health: 10"].get("y")
+    assert _size(bars["review · Criminal justice: 30"], "top") < _size(
+        bars["review · Mental health: 10"], "top"
     )
-    assert bars["policy · Mental health: 20"].get("fill") == "#0072B2"
+    assert _fill(bars["policy · Mental health: 20"]) == "#0072B2"
     texts = _texts(root)
-    assert texts[0] == "By evidence" and root.find(f"{NS}title").text == "By evidence"
+    assert texts[0] == "By evidence" and root.get("aria-label") == "By evidence"
     assert texts.index("Mental health") < texts.index("Criminal justice")  # the legend
     assert "40" in texts  # the y axis reaches the tallest bar
     assert root.get("role") == "img"
 
 
+def test_a_chart_keeps_its_proportions_and_text_scales_with_it():
+    table = pd.DataFrame({"kind": ["a"], "field": ["mental_health"], "count": [1]})
+    root = _parse(
+        charts.stacked_bars(
+            table, x="kind", stack="field", colours=COLOURS, labels=LABELS, title="T", x_title="k"
+        )
+    )
+    assert "aspect-ratio:480/340" in root.get("style")
+    assert all("cqw" in t.get("style") for t in root.iter("div") if t.get("class") == "cw-t")
+
+
 def test_bars_by_field_name_each_bar_and_need_no_legend():
     table = pd.DataFrame({"field": ["mental_health", "criminal_justice"], "count": [4, 6]})
-    drawing = svg.stacked_bars(
+    chart = charts.stacked_bars(
         table,
         x="field",
         stack="field",
@@ -84,7 +101,7 @@ def test_bars_by_field_name_each_bar_and_need_no_legend():
         title="Excerpts by field",
         x_title="field",
     )
-    root = _parse(drawing)
+    root = _parse(chart)
     assert set(_bars(root)) == {
         "Mental health · Mental health: 4",
         "Criminal justice · Criminal justice: 6",
@@ -101,7 +118,7 @@ def test_grouped_bars_are_as_long_as_their_shares():
         }
     )
     root = _parse(
-        svg.grouped_bars(
+        charts.grouped_bars(
             table,
             category="family",
             group="field",
@@ -117,7 +134,7 @@ def test_grouped_bars_are_as_long_as_their_shares():
         "2. work · Mental health: 10%",
         "2. work · Criminal justice: 0%",
     }
-    width = {name: float(rect.get("width")) for name, rect in bars.items()}
+    width = {name: _size(box, "width") for name, box in bars.items()}
     assert width["1. hope · Mental health: 50%"] == pytest.approx(
         2 * width["1. hope · Criminal justice: 25%"], rel=0.02
     )
@@ -129,20 +146,20 @@ def test_heatmap_writes_every_value_and_shades_the_largest_darkest():
     matrix = pd.DataFrame(
         [[0.4, 0.1], [math.nan, 0.25]], index=["Hope", "Identity"], columns=["MH", "CJ"]
     )
-    root = _parse(svg.heatmap(matrix, title="Coverage", percent=True))
+    root = _parse(charts.heatmap(matrix, title="Coverage", percent=True))
     bars = _bars(root)
     assert set(bars) == {"Hope · MH: 40%", "Hope · CJ: 10%", "Identity · CJ: 25%"}  # NaN: blank
-    assert bars["Hope · MH: 40%"].get("fill") == "#08306B"
-    assert bars["Hope · CJ: 10%"].get("fill") == "#F7FBFF"
+    assert _fill(bars["Hope · MH: 40%"]) == "#08306B"
+    assert _fill(bars["Hope · CJ: 10%"]) == "#F7FBFF"
     assert {"40%", "10%", "25%"} <= set(_texts(root))
-    similarity = _parse(svg.heatmap(matrix.fillna(1.0), title="Similarity"))
+    similarity = _parse(charts.heatmap(matrix.fillna(1.0), title="Similarity"))
     assert "0.25" in _texts(similarity)
 
 
 def test_labels_from_the_data_stay_text_and_bad_colours_turn_grey():
     hostile = '<script>alert(1)</script>" onload="x'
     table = pd.DataFrame({"kind": [hostile], "field": ["mental_health"], "count": [3]})
-    drawing = svg.stacked_bars(
+    chart = charts.stacked_bars(
         table,
         x="kind",
         stack="field",
@@ -151,19 +168,20 @@ def test_labels_from_the_data_stay_text_and_bad_colours_turn_grey():
         title="<img src=x onerror=alert(1)>",
         x_title="kind",
     )
-    assert "<script" not in drawing and "<img" not in drawing and "<b>" not in drawing
-    root = _parse(drawing)  # still well-formed
+    assert "<script" not in chart and "<img" not in chart and "<b>" not in chart
+    root = _parse(chart)  # still well-formed
     (bar,) = _bars(root).values()
-    assert bar.get("fill") == "#888888"
-    assert bar.find(f"{NS}title").text == f"{hostile} · <b>MH</b>: 3"
+    assert _fill(bar) == "#888888"
+    assert bar.get("title") == f"{hostile} · <b>MH</b>: 3"
     assert "<b>MH</b>" in _texts(root)
-    assert not [e for e in root.iter() if e.tag.endswith("script") or "onload" in e.attrib]
+    assert {e.tag for e in root.iter()} == {"div"}
+    assert not [e for e in root.iter() if "onload" in e.attrib or "onclick" in e.attrib]
 
 
 def test_an_empty_table_draws_an_empty_chart():
     table = pd.DataFrame({"kind": [], "field": [], "count": []})
     root = _parse(
-        svg.stacked_bars(
+        charts.stacked_bars(
             table, x="kind", stack="field", colours={}, labels={}, title="Empty", x_title="kind"
         )
     )
