@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from crosswalk_ui import data, pages
+from crosswalk_ui import components, data, pages
 
 st.set_page_config(page_title="Crosswalk", page_icon="🔀", layout="wide")
 navigation = st.navigation(
@@ -13,6 +13,7 @@ navigation = st.navigation(
 )
 try:
     navigation.run()
+    components.prefetch_chart_library()
 finally:
     # After the page, so the first page does not share the CPU with loading the model.
     data.warm_up_in_background()

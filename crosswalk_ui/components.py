@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from html import escape
+from pathlib import Path
 
 import streamlit as st
 
@@ -48,6 +49,37 @@ def drawing(chart_html: str) -> None:
     """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
     library to load, and each bar or cell still shows its numbers on hover."""
     st.html(charts.STYLE + chart_html)
+
+
+def _plotly_chunk() -> str | None:
+    """The file name of Streamlit's plotly code in its static folder, if there is exactly one."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    found = sorted(p.name for p in folder.glob("PlotlyChart.*.js"))
+    return found[0] if len(found) == 1 else None
+
+
+PLOTLY_CHUNK = _plotly_chunk()
+PREFETCH_DELAY_MS = 1500
+
+
+def prefetch_chart_library() -> None:
+    """Let the browser load plotly's code while the reader reads the page, so the first visit
+    to the Map or the Concepts page does not wait for it: 4.7 MB that took over a second to load
+    on the benchmark machine, and no other page draws a plotly chart. It starts a moment after
+    the page has been drawn, when the browser is idle; once loaded, it is not loaded again.
+    Nothing happens if this Streamlit keeps plotly under another name."""
+    if PLOTLY_CHUNK is None:
+        return
+    st.html(
+        "<script>(() => {"
+        'const index = document.querySelector(\'script[type="module"][src*="/static/js/index."]\');'
+        "if (!index) return;"
+        f"const url = new URL({PLOTLY_CHUNK!r}, index.src).href;"
+        "const load = () => import(url).catch(() => {});"
+        f"setTimeout(() => (window.requestIdleCallback || setTimeout)(load), {PREFETCH_DELAY_MS});"
+        "})();</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def field_name(field: str) -> str:

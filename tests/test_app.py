@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crosswalk_ui import pages
+from crosswalk_ui import components, pages
 from pipelines import store
 from pipelines.analysis import run_analysis
 from pipelines.embed import HashEmbedder, embed_missing
@@ -325,3 +325,19 @@ def test_serve_runs_the_app_with_the_options_given(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["crosswalk_ui.serve", "--server.port", "9999"])
     serve.main()
     assert seen == [["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]]
+
+
+def test_the_prefetched_chart_library_is_the_one_streamlit_serves():
+    # A Streamlit that renames its plotly code would silently lose the prefetch: fail here instead.
+    import streamlit as st
+
+    chunk = components.PLOTLY_CHUNK
+    assert chunk is not None
+    assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
+
+
+def test_the_app_asks_the_browser_to_prefetch_the_chart_library(app_store):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    scripts = [h.proto.body for h in at.get("html") if "<script>" in h.proto.body]
+    assert len(scripts) == 1 and components.PLOTLY_CHUNK in scripts[0]
+    assert at.get("html")[-1].proto.unsafe_allow_javascript
