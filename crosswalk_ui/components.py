@@ -66,10 +66,12 @@ def prefetch_chart_library() -> None:
     """Let the browser load plotly's code while the reader reads the page, so the first visit
     to the Map or the Concepts page does not wait for it: 4.7 MB that took over a second to load
     on the benchmark machine, and no other page draws a plotly chart. It starts a moment after
-    the page has been drawn, when the browser is idle; once loaded, it is not loaded again.
-    Nothing happens if this Streamlit keeps plotly under another name."""
-    if PLOTLY_CHUNK is None:
+    the page has been drawn, when the browser is idle. Sent with a session's first page only:
+    a script already scheduled runs even after its element is gone, and later reruns then carry
+    one element fewer. Nothing happens if this Streamlit keeps plotly under another name."""
+    if PLOTLY_CHUNK is None or st.session_state.get("_chart_library_prefetched"):
         return
+    st.session_state["_chart_library_prefetched"] = True
     st.html(
         "<script>(() => {"
         'const index = document.querySelector(\'script[type="module"][src*="/static/js/index."]\');'
