@@ -65,7 +65,7 @@ PREFETCH_DELAY_MS = 1500
 def prefetch_chart_library() -> None:
     """Let the browser load plotly's code while the reader reads the page, so the first visit
     to the Map or the Concepts page does not wait for it: 4.7 MB that took over a second to load
-    on the benchmark machine, and no other page draws a plotly chart. It starts a moment after
+    on the benchmark machine, and only those two pages draw plotly charts. It starts a moment after
     the page has been drawn, when the browser is idle. Sent with a session's first page only:
     a script already scheduled runs even after its element is gone, and later reruns then carry
     one element fewer. Nothing happens if this Streamlit keeps plotly under another name."""
