@@ -94,10 +94,23 @@ def connect(path: str | Path | None = None, *, readonly: bool = False) -> sqlite
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+        # Switching a new store to WAL needs a lock that SQLite does not wait for: two processes
+        # creating the same store at once could fail here with "database is locked" (seen in CI).
+        _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     return conn
+
+
+def _retry_busy(step, attempts: int = 40):
+    """`step()`, retried with a growing pause (about 30 s in all) while the store is locked."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * (attempt + 1), 1.5))
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
