@@ -103,7 +103,9 @@ def connect(path: str | Path | None = None, *, readonly: bool = False) -> sqlite
 
 
 def _retry_busy(step, attempts: int = 40):
-    """`step()`, retried with a growing pause (about 30 s in all) while the store is locked."""
+    """`step()`, retried with a growing pause (about 30 s in all) while the store is locked: for
+    the locks SQLite does not wait for through busy_timeout (switching to WAL, a BEGIN that
+    meets a writer about to commit)."""
     for attempt in range(attempts):
         try:
             return step()
@@ -147,16 +149,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     IMMEDIATE takes the write lock up front, so a busy store makes us wait (busy_timeout) rather
     than fail half-way. A rare SQLITE_BUSY at BEGIN is retried.
     """
-    for attempt in range(20):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    else:
-        conn.execute("BEGIN IMMEDIATE")
+    _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         yield conn
     except BaseException:
