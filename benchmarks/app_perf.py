@@ -366,7 +366,7 @@ def interactions(page) -> list[tuple[str, float]]:
     out.record(
         page, "Compare: on a concept", lambda: page.get_by_text("a concept", exact=True).click()
     )
-    for framework in ["recovery_capital", "chime"]:
+    for framework in ["Recovery capital", "CHIME personal recovery processes"]:
         out.record(
             page,
             "Compare: coverage framework (typed)",

@@ -126,10 +126,12 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
 def _coverage(frameworks: list[dict], fields: list[str]) -> None:
     """A fragment: choosing a framework redraws only the coverage heatmap."""
     st.header("Concept coverage by field")
-    framework_ids = [f["id"] for f in frameworks]
+    names = {f["id"]: f["label"] for f in frameworks}
+    framework_ids = list(names)
     framework = st.selectbox(
         "Framework",
         framework_ids,
+        format_func=names.get,
         index=framework_ids.index("chime") if "chime" in framework_ids else 0,
         key="compare_framework",
     )

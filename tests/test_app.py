@@ -313,6 +313,17 @@ def test_compare_shows_the_chosen_fields_vocabulary_in_one_table(app_store):
     assert len(table.value) > 0
 
 
+def test_compare_lists_frameworks_by_their_names(app_store):
+    app = page_test(pages.compare_page)
+    app.run()
+    box = app.selectbox(key="compare_framework")
+    assert box.value == "chime"
+    assert "CHIME personal recovery processes" in box.options
+    assert "chime" not in box.options
+    box.set_value("recovery_capital").run()
+    assert not app.exception
+
+
 def test_serve_runs_the_app_with_the_options_given(monkeypatch):
     import sys
 
