@@ -13,7 +13,7 @@ navigation = st.navigation(
 )
 try:
     navigation.run()
-    components.prefetch_chart_library()
+    components.prefetch_element_code()
 finally:
     # After the page, so the first page does not share the CPU with loading the model.
     data.warm_up_in_background()

@@ -51,33 +51,39 @@ def drawing(chart_html: str) -> None:
     st.html(charts.STYLE + chart_html)
 
 
-def _plotly_chunk() -> str | None:
-    """The file name of Streamlit's plotly code in its static folder, if there is exactly one."""
+# Streamlit's code for the elements that the first page does not draw but others do, which the
+# browser otherwise loads on the first visit to each: plotly (the Map, Concepts; 4.7 MB), the data
+# grid (Themes, Concepts, Corpus) and the static table (Compare), with what they import.
+PREFETCHED = ("PlotlyChart", "DataFrame", "Table")
+
+
+def _chunks(names: tuple[str, ...]) -> list[str]:
+    """The file of each named chunk in Streamlit's static folder, where there is exactly one."""
     folder = Path(st.__file__).parent / "static" / "static" / "js"
-    found = sorted(p.name for p in folder.glob("PlotlyChart.*.js"))
-    return found[0] if len(found) == 1 else None
+    found = [sorted(p.name for p in folder.glob(f"{name}.*.js")) for name in names]
+    return [files[0] for files in found if len(files) == 1]
 
 
-PLOTLY_CHUNK = _plotly_chunk()
+CHUNKS = _chunks(PREFETCHED)
 PREFETCH_DELAY_MS = 1500
 
 
-def prefetch_chart_library() -> None:
-    """Let the browser load plotly's code while the reader reads the page, so the first visit
-    to the Map or the Concepts page does not wait for it: 4.7 MB that took over a second to load
-    on the benchmark machine, and only those two pages draw plotly charts. It starts a moment after
-    the page has been drawn, when the browser is idle. Sent with a session's first page only:
-    a script already scheduled runs even after its element is gone, and later reruns then carry
-    one element fewer. Nothing happens if this Streamlit keeps plotly under another name."""
-    if PLOTLY_CHUNK is None or st.session_state.get("_chart_library_prefetched"):
+def prefetch_element_code() -> None:
+    """Let the browser load the code of the elements other pages draw (`PREFETCHED`) while the
+    reader reads this one, so the first visit to each does not wait for it: plotly alone took
+    over a second to load on the benchmark machine. It starts a moment after the page has been
+    drawn, when the browser is idle, one chunk after another. Sent with a session's first page
+    only: a script already scheduled runs even after its element is gone, and later reruns then
+    carry one element fewer. A chunk this Streamlit names otherwise is left out."""
+    if not CHUNKS or st.session_state.get("_element_code_prefetched"):
         return
-    st.session_state["_chart_library_prefetched"] = True
+    st.session_state["_element_code_prefetched"] = True
     st.html(
         "<script>(() => {"
         'const index = document.querySelector(\'script[type="module"][src*="/static/js/index."]\');'
         "if (!index) return;"
-        f"const url = new URL({PLOTLY_CHUNK!r}, index.src).href;"
-        "const load = () => import(url).catch(() => {});"
+        f"const urls = {CHUNKS!r}.map(name => new URL(name, index.src).href);"
+        "const load = async () => { for (const url of urls) await import(url).catch(() => {}); };"
         f"setTimeout(() => (window.requestIdleCallback || setTimeout)(load), {PREFETCH_DELAY_MS});"
         "})();</script>",
         unsafe_allow_javascript=True,

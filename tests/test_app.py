@@ -338,22 +338,24 @@ def test_serve_runs_the_app_with_the_options_given(monkeypatch):
     assert seen == [["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]]
 
 
-def test_the_prefetched_chart_library_is_the_one_streamlit_serves():
-    # A Streamlit that renames its plotly code would silently lose the prefetch: fail here instead.
+def test_the_prefetched_code_is_what_streamlit_serves():
+    # A Streamlit that renames one of these would silently lose its prefetch: fail here instead.
     import streamlit as st
 
-    chunk = components.PLOTLY_CHUNK
-    assert chunk is not None
-    assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
+    assert len(components.CHUNKS) == len(components.PREFETCHED)
+    for chunk, name in zip(components.CHUNKS, components.PREFETCHED, strict=True):
+        assert chunk.startswith(name + ".")
+        assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
 
 
-def test_the_app_asks_the_browser_to_prefetch_the_chart_library(app_store):
+def test_the_app_asks_the_browser_to_prefetch_element_code(app_store):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
 
     def scripts():
         return [h.proto for h in at.get("html") if "<script>" in h.proto.body]
 
     (first,) = scripts()
-    assert components.PLOTLY_CHUNK in first.body and first.unsafe_allow_javascript
+    assert all(chunk in first.body for chunk in components.CHUNKS)
+    assert first.unsafe_allow_javascript
     at.run()  # once a session: later runs do not send it again
     assert scripts() == []
