@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,11 @@ class OpenVINOEmbedder:
             {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"},
         )
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        # One encode at a time. Two threads each running their own AsyncInferQueue on this
+        # compiled model (the app's warm-up and a page's first query) hung for good, both in
+        # `start_async`, in one of five tries. One call already keeps both streams busy, so the
+        # second waiting loses nothing.
+        self._one_at_a_time = threading.Lock()
 
     def _inputs(self, batch: list[str]) -> dict:
         encoded = self.tokenizer(
@@ -177,6 +183,12 @@ class OpenVINOEmbedder:
     def encode(self, texts, *, progress=None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._one_at_a_time:
+            out = self._encode(texts, progress)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def _encode(self, texts: list[str], progress) -> np.ndarray:
         # Longest first, so each batch pads to about its own length and the slowest batch is known
         # at once; results go back to the caller's order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -199,8 +211,7 @@ class OpenVINOEmbedder:
         queue.wait_all()
         if progress:
             progress(len(texts), len(texts))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out
 
 
 def _mean_pooled_model_config(path: Path) -> tuple[int, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,42 @@ def test_paraphrase_is_closer_than_an_unrelated_sentence(model):
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_two_threads_encoding_at_once_take_turns_and_both_finish(model, corpus_texts, monkeypatch):
+    """The app's warm-up and a page's first query can encode at the same moment; two OpenVINO
+    queues on one compiled model once hung for good that way. They must take turns."""
+    running, overlaps = [0], []
+    inner = model._encode
+
+    def watched(texts, progress):
+        running[0] += 1
+        overlaps.append(running[0] > 1)
+        try:
+            time.sleep(0.05)  # long enough for the other thread to arrive
+            return inner(texts, progress)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(model, "_encode", watched)
+    jobs = [corpus_texts[:24], ["hope"]] * 3
+    alone = [model.encode(texts) for texts in jobs]
+    overlaps.clear()
+    together: dict[int, np.ndarray] = {}
+    threads = [
+        threading.Thread(
+            target=lambda i=i: together.__setitem__(i, model.encode(jobs[i])), daemon=True
+        )
+        for i in range(len(jobs))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "an encode never finished"
+    assert overlaps and not any(overlaps)
+    for i, vectors in enumerate(alone):
+        assert agreement(together[i], vectors) >= 0.9999
 
 
 def test_mixed_precision_agrees_with_fp32(corpus_texts):
