@@ -71,6 +71,24 @@ def render() -> None:
     _same_word(fields, frame)
 
 
+def warm() -> None:
+    """Compute what the page's first view shows (called by the server's warm-up, off any page):
+    the columns on the default concept."""
+    labels = _concept_labels(data.result("frameworks") or [])
+    if labels:
+        concept = _default_concept(labels)
+        data.concept_scores(concept)
+        data.encode(labels[concept])
+
+
+def _concept_labels(frameworks: list[dict]) -> dict[str, str]:
+    return {c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]}
+
+
+def _default_concept(labels: dict[str, str]) -> str:
+    return "chime/identity" if "chime/identity" in labels else min(labels, key=labels.get)
+
+
 @st.fragment
 def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
     """A fragment: choosing what to compare on reruns only the columns of excerpts."""
@@ -80,18 +98,14 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
         horizontal=True,
         key="compare_focus_kind",
     )
-    concept_labels = {
-        c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]
-    }
+    concept_labels = _concept_labels(frameworks)
     index = data.index()
     concept_options = sorted(concept_labels, key=concept_labels.get)
     if focus_kind == "a concept":
         concept = st.selectbox(
             "Concept",
             concept_options,
-            index=concept_options.index("chime/identity")
-            if "chime/identity" in concept_options
-            else 0,
+            index=concept_options.index(_default_concept(concept_labels)) if concept_options else 0,
             format_func=concept_labels.get,
             key="compare_concept",
         )

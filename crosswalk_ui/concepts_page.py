@@ -18,11 +18,7 @@ def render() -> None:
     if not data.require_run():
         return
     frameworks = data.result("frameworks") or []
-    labels = data.field_labels()
-    colours = {labels.get(f, f): c for f, c in data.field_colours().items()} | {
-        "Cross-field": "#555555"
-    }
-    nodes, edges, graph = data.concept_graph(colours)
+    nodes, edges, graph = data.concept_graph(_graph_colours())
     st.caption(
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
     )
@@ -41,17 +37,49 @@ def render() -> None:
     _tool_lens(frameworks)
 
 
+def warm() -> None:
+    """Compute what the page's first view shows (called by the server's warm-up, off any page)."""
+    frameworks = data.result("frameworks") or []
+    data.concept_graph(_graph_colours())
+    concepts = _concept_keys(frameworks)
+    if concepts:
+        data.concept_scores(_default_concept(concepts))
+    tools = _tools(frameworks)
+    if tools:
+        data.tool_lens(tools[0]["id"])
+
+
+def _graph_colours() -> dict[str, str]:
+    labels = data.field_labels()
+    return {labels.get(f, f): c for f, c in data.field_colours().items()} | {
+        "Cross-field": "#555555"
+    }
+
+
+def _concept_keys(frameworks: list[dict]) -> list[str]:
+    return sorted(c["key"] for f in frameworks for c in f["concepts"])
+
+
+def _default_concept(keys: list[str]) -> str:
+    return "chime/identity" if "chime/identity" in keys else keys[0]
+
+
+def _tools(frameworks: list[dict]) -> list[dict]:
+    return [f for f in frameworks if f["kind"] == "outcome_tool"]
+
+
 @st.fragment
 def _counterparts(frameworks: list[dict]) -> None:
     """A fragment: choosing a concept reruns only this section."""
     st.header("A concept and its counterparts")
     concepts = {c["key"]: c for f in frameworks for c in f["concepts"]}
     owner = {c["key"]: f for f in frameworks for c in f["concepts"]}
+    keys = _concept_keys(frameworks)
     key = st.selectbox(
         "Concept",
-        sorted(concepts),
+        keys,
         format_func=lambda k: f"{concepts[k]['label']} ({k})",
-        index=sorted(concepts).index("chime/identity") if "chime/identity" in concepts else 0,
+        index=keys.index(_default_concept(keys)) if keys else 0,
         key="concepts_choice",
     )
     concept = concepts[key]
@@ -86,7 +114,7 @@ def _counterparts(frameworks: list[dict]) -> None:
 def _tool_lens(frameworks: list[dict]) -> None:
     """A fragment: choosing a tool reruns only the tool lens."""
     st.header("Tool lens")
-    tools = [f for f in frameworks if f["kind"] == "outcome_tool"]
+    tools = _tools(frameworks)
     if not tools:
         st.caption("No outcome tool framework is loaded.")
         return

@@ -334,8 +334,8 @@ _warmed = False
 
 def warm_up_in_background() -> None:
     """Once per server process, after the first page has been served: load the search index, the
-    model and the map's figures off the page's thread, so later pages and the first search do
-    not wait."""
+    model, the map's figures and what each page's first view shows (its `warm()`) off the page's
+    thread, so later pages and the first search do not wait."""
     global _warmed
     with _warming:
         if _warmed:
@@ -357,6 +357,11 @@ def warm_up_in_background() -> None:
         encode("recovery")
         for colour in MAP_COLOURS:
             map_figure(colour, [], [])
+        from crosswalk_ui import pages  # here: the pages import this module
+
+        for page in pages.ALL:
+            if hasattr(page, "warm"):
+                page.warm()
         # What is loaded by now (torch, the model, the index, the cached results) lives as long as
         # the server. Frozen, the collector no longer walks it: a full collection of it took
         # about 0.6 s, and one could start in the middle of any rerun.

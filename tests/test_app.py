@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from html import unescape
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from crosswalk_ui import components, pages
-from pipelines import store
+from pipelines import store, views
 from pipelines.analysis import run_analysis
 from pipelines.embed import HashEmbedder, embed_missing
 from pipelines.ingest import ingest_bundled_corpus
@@ -76,6 +77,39 @@ def test_every_page_renders(page, app_store):
     test.run()
     assert not test.exception
     assert test.title[0].value == page.TITLE
+
+
+def test_first_views_reuse_what_the_warm_up_computed(app_store, monkeypatch):
+    """The server's warm-up runs each page's `warm()`; the page's first view then builds none of
+    it again (the concept graph, a concept's scores, the tool lens)."""
+    from pipelines import figures
+
+    built: Counter = Counter()
+    for module, name in (
+        (figures, "concept_graph_figure"),
+        (views, "concept_scores"),
+        (views, "tool_lens"),
+    ):
+        monkeypatch.setattr(module, name, counted(getattr(module, name), built, name))
+    warmed = [page for page in pages.ALL if hasattr(page, "warm")]
+    assert {pages.concepts_page, pages.compare_page} <= set(warmed)
+    for page in warmed:
+        page.warm()
+    assert set(built) == {"concept_graph_figure", "concept_scores", "tool_lens"}
+    after_warm_up = Counter(built)
+    for page in warmed:
+        test = page_test(page)
+        test.run()
+        assert not test.exception
+    assert built == after_warm_up
+
+
+def counted(function, calls: Counter, name: str):
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return function(*args, **kwargs)
+
+    return wrapper
 
 
 def test_navigation_app_renders(app_store):
