@@ -304,7 +304,9 @@ def timed(page, action, what: str = "", timeout: float = 120000) -> Timing:
     if not pressed or timing <= 0 or timing > timing.driver:
         raise RuntimeError(f"no press of a mouse button or key was seen for {what or 'an action'}")
     if what:
-        print(f"  {what}: {timing * 1000:.0f} ms (driver {timing.driver * 1000:.0f} ms)", flush=True)
+        print(
+            f"  {what}: {timing * 1000:.0f} ms (driver {timing.driver * 1000:.0f} ms)", flush=True
+        )
     return timing
 
 
