@@ -34,9 +34,15 @@ def render() -> None:
         if len(drawn) < len(shown)
         else ""
     )
+    many = (
+        f" There are {drawn[colour].nunique()} values of {colour}, too many for a legend or "
+        "for a colour each: hover a point to see its value."
+        if figure.layout.showlegend is False
+        else ""
+    )
     st.caption(
         f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. "
-        f"Draw a lasso or box to list excerpts.{sampled}"
+        f"Draw a lasso or box to list excerpts.{sampled}{many}"
     )
     event = chart(
         figure,
