@@ -520,6 +520,9 @@ def floor_interactions(page, rounds: int) -> list[tuple[str, float]]:
 def summary(cold: list, found: dict) -> dict[str, str]:
     med = statistics.median
     switches = [t for times in found["switches"].values() for t in times]
+    landing = next(iter(found["switches"]))
+    firsts = [times[0] for page, times in found["switches"].items() if page != landing]
+    laters = [t for page, times in found["switches"].items() for t in times[page != landing :]]
     widgets = [t for _, t in found["widgets"]]
     by_widget: dict[str, list[float]] = {}
     for name, t in found["widgets"]:
@@ -528,6 +531,11 @@ def summary(cold: list, found: dict) -> dict[str, str]:
         "spawn": f"{med([c[0] for c in cold]):.2f} s / {max(c[0] for c in cold):.2f} s",
         "health": f"{med([c[1] for c in cold]):.2f} s / {max(c[1] for c in cold):.2f} s",
         "switch": f"{ms(switches, 0.5)} / {ms(switches, 0.95)}",
+        # A page's first visit in a session fills its caches and the browser's; the rounds after
+        # are what a reader going back and forth sees. (The first page was loaded at the start,
+        # so every switch to it is a return.)
+        "switch_first": f"{ms(firsts, 0.5)} / {ms(firsts, 0.95)}",
+        "switch_later": f"{ms(laters, 0.5)} / {ms(laters, 0.95)}",
         "widget": f"{ms(widgets, 0.5)} / {ms(widgets, 0.95)}",
         "search": f"{ms(found['searches'], 0.5)} / {ms(found['searches'], 0.95)}",
         "driver": ", ".join(
@@ -628,6 +636,7 @@ rerun having finished and its charts drawn ({this["counts"]}; the minimal app: {
 On the driver's clock, from the start of each action (so with the time Playwright takes to find the
 element, check that it can be clicked and click it; median / p95): this app {this["driver"]};
 the minimal app {floor["driver"]}.
+Page switches split (median / p95): a page's first visit in the session {this["switch_first"]}, every later switch {this["switch_later"]}{f"; before: first visits {before['switch_first']}, later {before['switch_later']}" if before else ""}; the minimal app: first visits {floor["switch_first"]}, later {floor["switch_later"]}.
 Per page switch, this app (median / max): {this["per_switch"]}.
 Per widget, this app (median / max): {this["per_widget"]}.
 Per page switch, the minimal app: {floor["per_switch"]}.
