@@ -29,7 +29,7 @@ def render() -> None:
     )
     shown, drawn, figure = data.map_figure(colour, fields, evidence)
     sampled = (
-        f" The map draws an evenly spread sample of {len(drawn)} of them (always the same excerpts), "
+        f" The map draws an evenly spread sample of {len(drawn):,} of them (always the same excerpts), "
         "so it stays quick; choose fields or evidence types to narrow it. A selection lists drawn points only."
         if len(drawn) < len(shown)
         else ""
@@ -41,7 +41,7 @@ def render() -> None:
         else ""
     )
     st.caption(
-        f"{len(shown)} excerpts; layout by {layout['method']}. Nearby points make similar points. "
+        f"{len(shown):,} excerpts; layout by {layout['method']}. Nearby points make similar points. "
         f"Draw a lasso or box to list excerpts.{sampled}{many}"
     )
     event = chart(
