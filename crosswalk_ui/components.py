@@ -52,9 +52,23 @@ def drawing(chart_html: str) -> None:
 
 
 # Streamlit's code for the elements that the first page does not draw but others do, which the
-# browser otherwise loads on the first visit to each: plotly (the Map, Concepts; 4.7 MB), the data
-# grid (Themes, Concepts, Corpus) and the static table (Compare), with what they import.
-PREFETCHED = ("PlotlyChart", "DataFrame", "Table")
+# browser otherwise loads on the first visit to each, with what they import: the widgets of the
+# other pages first (about 100 KB together), then the static table (Compare), the data grid
+# (Themes, Concepts, Corpus) and plotly (the Map, Concepts; 4.7 MB). With the widgets too, the
+# first visits to Themes and Workshop in a new session took 615 and 396 ms against 761 and 507.
+PREFETCHED = (
+    "Multiselect",
+    "Radio",
+    "TextInput",
+    "TextArea",
+    "Button",
+    "Slider",
+    "Checkbox",
+    "NumberInput",
+    "Table",
+    "DataFrame",
+    "PlotlyChart",
+)
 
 
 def _chunks(names: tuple[str, ...]) -> list[str]:
