@@ -16,6 +16,7 @@ has been served, so neither the first page nor the first search waits for them.
 from __future__ import annotations
 
 import gc
+import logging
 import sqlite3
 import threading
 import time
@@ -328,6 +329,21 @@ def require_run() -> bool:
 
 
 WARM_UP_DELAY = 3.0  # seconds after the first page's script ends
+WARM_UP_THREAD = "crosswalk-warm-up"
+
+
+class _OffAnyPage(logging.Filter):
+    """Streamlit warns "missing ScriptRunContext" whenever a cached function with a spinner runs
+    in a thread that serves no page. The warm-up does that on purpose; its warnings only alarmed
+    whoever read the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != WARM_UP_THREAD
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    _OffAnyPage()
+)
 _warming = threading.Lock()
 _warmed = False
 
@@ -367,4 +383,4 @@ def warm_up_in_background() -> None:
         # about 0.6 s, and one could start in the middle of any rerun.
         gc.freeze()
 
-    threading.Thread(target=load, args=(db_path(),), name="crosswalk-warm-up", daemon=True).start()
+    threading.Thread(target=load, args=(db_path(),), name=WARM_UP_THREAD, daemon=True).start()

@@ -396,3 +396,27 @@ def test_the_app_asks_the_browser_to_prefetch_element_code(app_store):
     assert first.unsafe_allow_javascript
     at.run()  # once a session: later runs do not send it again
     assert scripts() == []
+
+
+def test_the_warm_up_thread_does_not_warn_that_it_serves_no_page():
+    """Streamlit's "missing ScriptRunContext" warning is dropped for the warm-up thread only."""
+    import logging
+    import threading
+
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    from crosswalk_ui import data
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    logger.addHandler(handler)
+    try:
+        for name in (data.WARM_UP_THREAD, "another-thread"):
+            thread = threading.Thread(target=get_script_run_ctx, name=name)
+            thread.start()
+            thread.join()
+    finally:
+        logger.removeHandler(handler)
+    assert [record.threadName for record in records] == ["another-thread"]
