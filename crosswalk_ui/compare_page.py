@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import DEFAULT_CONCEPT, drawing, excerpt_columns, field_name, on_demand
 from pipelines import charts, views
 
 TITLE = "Compare"
@@ -86,7 +86,7 @@ def _concept_labels(frameworks: list[dict]) -> dict[str, str]:
 
 
 def _default_concept(labels: dict[str, str]) -> str:
-    return "chime/identity" if "chime/identity" in labels else min(labels, key=labels.get)
+    return DEFAULT_CONCEPT if DEFAULT_CONCEPT in labels else min(labels, key=labels.get)
 
 
 @st.fragment

@@ -104,6 +104,10 @@ def prefetch_element_code() -> None:
     )
 
 
+# The concept Compare and Concepts open on, when the frameworks have it.
+DEFAULT_CONCEPT = "chime/identity"
+
+
 def field_name(field: str) -> str:
     return data.field_labels().get(field, field)
 

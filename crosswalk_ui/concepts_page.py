@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import DEFAULT_CONCEPT, chart, excerpt_columns, field_name, on_demand
 from pipelines import views
 
 TITLE = "Concepts"
@@ -61,7 +61,7 @@ def _concept_keys(frameworks: list[dict]) -> list[str]:
 
 
 def _default_concept(keys: list[str]) -> str:
-    return "chime/identity" if "chime/identity" in keys else keys[0]
+    return DEFAULT_CONCEPT if DEFAULT_CONCEPT in keys else keys[0]
 
 
 def _tools(frameworks: list[dict]) -> list[dict]:

@@ -350,8 +350,8 @@ _warmed = False
 
 def warm_up_in_background() -> None:
     """Once per server process, after the first page has been served: load the search index, the
-    model, the map's figures and what each page's first view shows (its `warm()`) off the page's
-    thread, so later pages and the first search do not wait."""
+    model and what each page's first view shows (its `warm()`: the map's figures, the concept
+    graph...) off the page's thread, so later pages and the first search do not wait."""
     global _warmed
     with _warming:
         if _warmed:
@@ -369,10 +369,8 @@ def warm_up_in_background() -> None:
         if model is None:
             return
         index()
-        embedder(model)  # Compare and Search need both; the map only its figures
+        embedder(model)  # Compare and Search need both
         encode("recovery")
-        for colour in MAP_COLOURS:
-            map_figure(colour, [], [])
         from crosswalk_ui import pages  # here: the pages import this module
 
         for page in pages.ALL:

@@ -13,6 +13,13 @@ TITLE = "Map"
 SLUG = "map"
 
 
+def warm() -> None:
+    """Build the map's figures, in every colouring, unfiltered (called by the server's warm-up,
+    off any page)."""
+    for colour in data.MAP_COLOURS:
+        data.map_figure(colour, [], [])
+
+
 def render() -> None:
     st.title(TITLE)
     if not data.require_run():

@@ -59,17 +59,15 @@ def excerpt_map(
     about 0.6 s to set up a WebGL context before the first point, while 1,000 SVG points draw in
     about 0.4 s."""
     fig = _new()
-    values = sorted(frame[colour].astype(str).unique())
+    value_of = frame[colour].astype(str)
+    values = sorted(value_of.unique())
     if len(values) <= len(PALETTE):
-        for value in values:
-            rows = frame[frame[colour].astype(str) == value]
+        for value, rows in frame.groupby(value_of, sort=True):
             fig.add_trace(_points(rows, colour, name=value, color=(colours or {}).get(value)))
     else:
         shade = {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(values)}
         shade |= colours or {}
-        fig.add_trace(
-            _points(frame, colour, name=colour, color=frame[colour].astype(str).map(shade))
-        )
+        fig.add_trace(_points(frame, colour, name=colour, color=value_of.map(shade)))
         fig.update_layout(showlegend=False)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
