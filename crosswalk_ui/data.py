@@ -31,7 +31,8 @@ from pipelines import store
 # browser redraws 10,000 points with hover text far slower than an interaction may take, and
 # 1,000 evenly spread points still show the map's shape.
 MAP_POINTS = 1000
-MAP_COLOURS = ["field name", "theme", "evidence", "top concept"]
+# What the map's points can be coloured by: its buttons' labels, and the columns of `map_points`.
+MAP_COLOURS = {"field": "field name", "theme": "theme", "evidence": "evidence", "concept": "top concept"}
 
 _threads = threading.local()
 
@@ -236,7 +237,6 @@ def _map_figure(
     run: int,
     edits: tuple,
     labels: tuple,
-    colour: str,
     fields: tuple,
     evidence: tuple,
     colours: tuple,
@@ -246,25 +246,22 @@ def _map_figure(
     points = _map_points(path, version, run, edits, labels)
     shown = views.filter_points(points, fields=fields, evidence_types=evidence)
     sample = views.even_sample(shown, MAP_POINTS)
-    figure = figures.excerpt_map(sample, colour=colour, colours=dict(colours) or None, title="")
+    figure = figures.excerpt_map(
+        sample, colour_by=MAP_COLOURS, colours={"field name": dict(colours)}, title=""
+    )
     return shown, sample, figure
 
 
-def map_figure(colour: str, fields: list[str], evidence: list[str]):
+def map_figure(fields: list[str], evidence: list[str]):
     """The filtered points, the sample of them drawn, and the map figure (shared)."""
     labels = field_labels()
-    colours = (
-        tuple((labels.get(f, f), c) for f, c in field_colours().items())
-        if colour == "field name"
-        else ()
-    )
+    colours = tuple((labels.get(f, f), c) for f, c in field_colours().items())
     return _map_figure(
         db_path(),
         store_version(),
         run_id(),
         theme_edits(),
         tuple(labels.items()),
-        colour,
         tuple(fields),
         tuple(evidence),
         colours,

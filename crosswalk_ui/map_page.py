@@ -7,6 +7,7 @@ import streamlit as st
 from crosswalk_ui import data
 from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
 from pipelines.exports import neutralise
+from pipelines.figures import LEGEND_KEYS
 from pipelines.records import EVIDENCE_TYPES
 
 TITLE = "Map"
@@ -14,10 +15,8 @@ SLUG = "map"
 
 
 def warm() -> None:
-    """Build the map's figures, in every colouring, unfiltered (called by the server's warm-up,
-    off any page)."""
-    for colour in data.MAP_COLOURS:
-        data.map_figure(colour, [], [])
+    """Build the unfiltered map (called by the server's warm-up, off any page)."""
+    data.map_figure([], [])
 
 
 def render() -> None:
@@ -26,30 +25,35 @@ def render() -> None:
         return
     layout = data.result("layout")
     points = data.map_points()
-    left, middle, right = st.columns(3)
-    colour = left.selectbox("Colour by", data.MAP_COLOURS, key="map_colour")
-    fields = middle.multiselect(
+    left, right = st.columns(2)
+    fields = left.multiselect(
         "Fields", sorted(points["field"].unique()), format_func=field_name, key="map_fields"
     )
     evidence = right.multiselect(
         "Evidence type", list(EVIDENCE_TYPES), format_func=EVIDENCE_TYPES.get, key="map_evidence"
     )
-    shown, drawn, figure = data.map_figure(colour, fields, evidence)
+    shown, drawn, figure = data.map_figure(fields, evidence)
     sampled = (
         f" The map draws an evenly spread sample of {len(drawn):,} of them (always the same excerpts), "
         "so it stays quick; choose fields or evidence types to narrow it. A selection lists drawn points only."
         if len(drawn) < len(shown)
         else ""
     )
-    many = (
-        f" There are {drawn[colour].nunique()} values of {colour}, too many for a legend or "
-        "for a colour each: hover a point to see its value."
-        if figure.layout.showlegend is False
+    many = [
+        f"{label} ({count:,} values)"
+        for label, column in data.MAP_COLOURS.items()
+        if (count := drawn[column].nunique()) > LEGEND_KEYS
+    ]
+    too_many = (
+        f" By {' and '.join(many)}, there are too many values for a legend or for a colour "
+        "each: hover a point to see its value."
+        if many
         else ""
     )
     st.caption(
         f"{len(shown):,} excerpts; layout by {layout['method']}. Nearby points make similar points. "
-        f"Draw a lasso or box to list excerpts.{sampled}{many}"
+        "Colour the points with the buttons above the map; draw a lasso or box to list "
+        f"excerpts.{sampled}{too_many}"
     )
     event = chart(
         figure,

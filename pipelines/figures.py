@@ -43,55 +43,133 @@ def _style(fig: go.Figure, *, height: int = 360) -> go.Figure:
     return fig
 
 
-def excerpt_map(
-    frame: pd.DataFrame, *, colour: str, colours: dict[str, str] | None, title: str
-) -> go.Figure:
-    """The 2-D map: one point per excerpt, coloured by the values of `colour`; hover shows the
-    value, the excerpt and its short citation (escaped: plotly renders a small HTML subset in
-    hover labels). Each point carries its excerpt id, so a selection maps back to excerpts.
+# The map's legend has a key per value up to this many values; beyond it, none.
+LEGEND_KEYS = len(PALETTE)
 
-    Up to `len(PALETTE)` values, each is a trace with a legend entry. Beyond that (themes,
-    concepts) the palette would repeat anyway and a legend of 60 entries says little, so all
-    points are one trace, each point coloured by its value (the palette in turn, as plotly
-    would colour the traces) and named on hover: the browser redrew 59 traces in 0.6-1.2 s.
+
+def excerpt_map(
+    frame: pd.DataFrame,
+    *,
+    colour_by: dict[str, str],
+    colours: dict[str, dict[str, str]] | None = None,
+    title: str,
+) -> go.Figure:
+    """The 2-D map: one point per excerpt; hover shows the excerpt and its short citation
+    (escaped: plotly renders a small HTML subset in hover labels). Each point carries its
+    excerpt id, so a selection maps back to excerpts.
+
+    The points can be coloured by each of `colour_by` (button label -> column of `frame`), with
+    buttons above the map that recolour them in the browser: changing the figure on the server
+    made the browser draw a new chart, 0.6-0.7 s on the benchmark machine, against a restyle
+    that changes nothing but colours and names. So the points are one trace, each point
+    coloured by its value (`colours[column]` where given, else the palette in turn) and named
+    on hover; the legend is a key of empty traces, one per value while the palette lasts.
+    Beyond it (themes, concepts) the palette would repeat anyway, and a legend of 60 entries
+    says little, so there is none. The first of `colour_by` is shown first.
 
     Points are SVG, not WebGL: a browser without a graphics card (headless Chromium here) takes
     about 0.6 s to set up a WebGL context before the first point, while 1,000 SVG points draw in
     about 0.4 s."""
-    fig = _new()
-    value_of = frame[colour].astype(str)
-    values = sorted(value_of.unique())
-    if len(values) <= len(PALETTE):
-        for value, rows in frame.groupby(value_of, sort=True):
-            fig.add_trace(_points(rows, colour, name=value, color=(colours or {}).get(value)))
-    else:
-        shade = {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(values)}
-        shade |= colours or {}
-        fig.add_trace(_points(frame, colour, name=colour, color=value_of.map(shade)))
-        fig.update_layout(showlegend=False)
+    keys = LEGEND_KEYS
+    texts = [
+        _wrap(_escape(t)) + "<br><i>" + _escape(c) + "</i>"
+        for t, c in zip(frame["text"], frame["short_citation"], strict=True)
+    ]
+    looks = [
+        _colouring(frame[column], (colours or {}).get(column, {}), keys)
+        for column in colour_by.values()
+    ]
+    first = looks[0]
+    fig = _new(
+        go.Scatter(
+            x=frame["x"],
+            y=frame["y"],
+            mode="markers",
+            name="excerpts",
+            text=texts,
+            hovertext=first["hovertext"][0],
+            customdata=frame["excerpt_id"],
+            hovertemplate="<b>%{hovertext}</b><br>%{text}<extra></extra>",
+            marker=dict(size=7, opacity=0.8, color=first["marker.color"][0]),
+            showlegend=False,
+        ),
+        *(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=first["name"][i],
+                showlegend=first["showlegend"][i],
+                hoverinfo="skip",
+                marker=dict(size=7, color=first["marker.color"][i]),
+            )
+            for i in range(1, keys + 1)
+        ),
+    )
+    buttons = [
+        dict(label=label, method="restyle", args=[look]) for label, look in zip(colour_by, looks)
+    ]
+    fig.update_layout(
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="right",
+                buttons=buttons,
+                active=0,
+                showactive=True,
+                x=0,
+                xanchor="left",
+                y=1.01,
+                yanchor="bottom",
+                pad=dict(l=80, r=0, t=0, b=0),
+            )
+        ],
+        annotations=[
+            dict(
+                text="Colour by",
+                x=0,
+                xref="paper",
+                xanchor="left",
+                y=1.02,
+                yref="paper",
+                yanchor="bottom",
+                showarrow=False,
+            )
+        ],
+        # Below the map, so that the map keeps its width when the legend comes and goes.
+        legend=dict(
+            orientation="h",
+            x=0,
+            xanchor="left",
+            y=0,
+            yanchor="top",
+            itemclick=False,
+            itemdoubleclick=False,
+        ),
+        showlegend=True,
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(dragmode="lasso", title=title)
     return _style(fig, height=620)
 
 
-def _points(rows: pd.DataFrame, colour: str, *, name: str, color) -> go.Scatter:
-    """The map's points for `rows`, each with its value of `colour`, excerpt and citation on
-    hover."""
-    hover = [
-        "<b>" + _escape(v) + "</b><br>" + _wrap(_escape(t)) + "<br><i>" + _escape(c) + "</i>"
-        for v, t, c in zip(rows[colour], rows["text"], rows["short_citation"], strict=True)
-    ]
-    return go.Scatter(
-        x=rows["x"],
-        y=rows["y"],
-        mode="markers",
-        name=name,
-        text=hover,
-        customdata=rows["excerpt_id"],
-        hovertemplate="%{text}<extra></extra>",
-        marker=dict(size=7, opacity=0.8, color=color),
-    )
+def _colouring(values: pd.Series, given: dict[str, str], keys: int) -> dict[str, list]:
+    """The restyle that colours the map's points by `values`: for the points' trace, a colour
+    and a name per point; for each of the `keys` legend-key traces, a value's name and colour,
+    shown while there are no more values than keys."""
+    named = values.astype(str)
+    distinct = sorted(named.unique())
+    shade = {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(distinct)} | given
+    legend = len(distinct) <= keys
+    padded = (distinct if legend else [])[:keys]
+    padded += [""] * (keys - len(padded))
+    return {
+        "marker.color": [named.map(shade).tolist()] + [shade.get(v, PALETTE[0]) for v in padded],
+        "hovertext": [[_escape(v) for v in named]] + [""] * keys,
+        "name": ["excerpts"] + [_escape(v) for v in padded],
+        "showlegend": [False] + [bool(v) for v in padded],
+    }
 
 
 def concept_graph_figure(

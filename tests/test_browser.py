@@ -137,7 +137,7 @@ def _shot(page, name: str) -> None:
         ("start", "How does each field define recovery?"),
         ("compare", "Concept coverage by field"),
         ("themes", "Representative excerpts per field"),
-        ("map", "Colour by"),
+        ("map", "Evidence type"),
         ("concepts", "Tool lens"),
         ("search", "Search the excerpts by meaning"),
         ("workshop", "Keep wording that gives the field away"),
@@ -181,6 +181,44 @@ def test_compare_mental_health_and_criminal_justice_on_identity(browser, server)
     assert re.search(r"Mental health · \w+ · [^\n]+, \d{4}", body)
     assert re.search(r"Criminal justice · \w+ · [^\n]+, \d{4}", body)
     _shot(page, "journey-compare")
+    page.close()
+
+
+_POINTS = "[...document.querySelector('.scatterlayer .trace').querySelectorAll('path.point')]"
+_LEGEND = "() => [...document.querySelectorAll('.legend .legendtext')].map(e => e.textContent)"
+
+
+def _hover_first_line(page) -> str:
+    """Hover the map's first point; the first line of its label (the value it is coloured by)."""
+    box = page.locator(".scatterlayer .trace").first.locator("path.point").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    label = page.locator(".hoverlayer .hovertext").first
+    label.wait_for(timeout=10000)
+    first = label.locator("tspan.line").first.text_content()
+    page.mouse.move(5, 5)
+    return first
+
+
+def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
+    page = _open(browser, f"{server}/map", "Evidence type")
+    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=60000)
+    _wait_idle(page)
+    fields = page.evaluate(_LEGEND)
+    assert len(fields) >= 3
+    fills = page.evaluate(f"{_POINTS}.map(p => p.style.fill)")
+    assert len(set(fills)) == len(fields)
+    assert _hover_first_line(page) in fields
+    page.locator(".updatemenu-button").filter(has_text="theme").click()
+    # Many themes: more colours than fields, no legend, and hover names each point's theme.
+    page.wait_for_function(
+        f"() => new Set({_POINTS}.map(p => p.style.fill)).size > {len(fields)}", timeout=10000
+    )
+    assert page.evaluate(_LEGEND) == []
+    assert _hover_first_line(page) not in fields
+    page.locator(".updatemenu-button").filter(has_text="field").click()
+    page.wait_for_function(f"() => {_POINTS}.map(p => p.style.fill).join() === {fills!r}.join()")
+    assert page.evaluate(_LEGEND) == fields
+    _shot(page, "journey-map-colours")
     page.close()
 
 

@@ -104,7 +104,12 @@ def test_map_hover_labels_escape_html(hostile_store):
 
     conn = store.connect(hostile_store)
     frame = store.excerpts(conn)
-    fig = figures.excerpt_map(frame.assign(x=0.0, y=0.0), colour="field", colours=None, title="map")
-    hover = "\n".join(str(t) for trace in fig.data for t in (trace.text or ()))
+    frame = frame.assign(x=0.0, y=0.0, label=frame["text"])
+    fig = figures.excerpt_map(frame, colour_by={"field": "field", "text": "label"}, title="map")
+    points = fig.data[0]
+    restyles = [button.args[0] for button in fig.layout.updatemenus[0].buttons]
+    hover = "\n".join(
+        [*points.text, *points.hovertext, *(t for look in restyles for t in look["hovertext"][0])]
+    )
     assert "&lt;script&gt;" in hover and "&lt;img" in hover
     assert "<script" not in hover and "<img" not in hover
