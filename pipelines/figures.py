@@ -80,77 +80,85 @@ def excerpt_map(
         for column in colour_by.values()
     ]
     first = looks[0]
-    fig = _new(
-        go.Scatter(
-            x=frame["x"],
-            y=frame["y"],
+    points = dict(
+        type="scatter",
+        x=frame["x"].to_numpy(),
+        y=frame["y"].to_numpy(),
+        mode="markers",
+        name="excerpts",
+        text=texts,
+        hovertext=first["hovertext"][0],
+        customdata=frame["excerpt_id"].to_numpy(),
+        hovertemplate="<b>%{hovertext}</b><br>%{text}<extra></extra>",
+        marker=dict(size=7, opacity=0.8, color=first["marker.color"][0]),
+        showlegend=False,
+    )
+    legend_keys = [
+        dict(
+            type="scatter",
+            x=[None],
+            y=[None],
             mode="markers",
-            name="excerpts",
-            text=texts,
-            hovertext=first["hovertext"][0],
-            customdata=frame["excerpt_id"],
-            hovertemplate="<b>%{hovertext}</b><br>%{text}<extra></extra>",
-            marker=dict(size=7, opacity=0.8, color=first["marker.color"][0]),
-            showlegend=False,
-        ),
-        *(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=first["name"][i],
-                showlegend=first["showlegend"][i],
-                hoverinfo="skip",
-                marker=dict(size=7, color=first["marker.color"][i]),
-            )
-            for i in range(1, keys + 1)
-        ),
-    )
-    buttons = [
-        dict(label=label, method="restyle", args=[look]) for label, look in zip(colour_by, looks)
+            name=first["name"][i],
+            showlegend=first["showlegend"][i],
+            hoverinfo="skip",
+            marker=dict(size=7, color=first["marker.color"][i]),
+        )
+        for i in range(1, keys + 1)
     ]
-    fig.update_layout(
-        updatemenus=[
-            dict(
-                type="buttons",
-                direction="right",
-                buttons=buttons,
-                active=0,
-                showactive=True,
-                x=0,
-                xanchor="left",
-                y=1.01,
-                yanchor="bottom",
-                pad=dict(l=80, r=0, t=0, b=0),
-            )
+    menu = dict(
+        type="buttons",
+        direction="right",
+        buttons=[
+            dict(label=label, method="restyle", args=[look])
+            for label, look in zip(colour_by, looks, strict=True)
         ],
-        annotations=[
-            dict(
-                text="Colour by",
-                x=0,
-                xref="paper",
-                xanchor="left",
-                y=1.02,
-                yref="paper",
-                yanchor="bottom",
-                showarrow=False,
-            )
-        ],
-        # Below the map, so that the map keeps its width when the legend comes and goes.
-        legend=dict(
-            orientation="h",
-            x=0,
-            xanchor="left",
-            y=0,
-            yanchor="top",
-            itemclick=False,
-            itemdoubleclick=False,
-        ),
-        showlegend=True,
+        active=0,
+        showactive=True,
+        x=0,
+        xanchor="left",
+        y=1.01,
+        yanchor="bottom",
+        pad=dict(l=80, r=0, t=0, b=0),
     )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(dragmode="lasso", title=title)
+    label = dict(
+        text="Colour by",
+        x=0,
+        xref="paper",
+        xanchor="left",
+        y=1.02,
+        yref="paper",
+        yanchor="bottom",
+        showarrow=False,
+    )
+    # Below the map, so that the map keeps its width when the legend comes and goes.
+    legend = dict(
+        orientation="h",
+        x=0,
+        xanchor="left",
+        y=0,
+        yanchor="top",
+        itemclick=False,
+        itemdoubleclick=False,
+    )
+    # Built as one dict, validated once: built trace by trace and updated, the figure took
+    # 0.15-0.2 s on the server, mostly plotly checking the same colours again.
+    fig = go.Figure(
+        dict(
+            data=[points, *legend_keys],
+            layout=dict(
+                template=TEMPLATE,
+                updatemenus=[menu],
+                annotations=[label],
+                legend=legend,
+                showlegend=True,
+                xaxis=dict(visible=False),
+                yaxis=dict(visible=False),
+                dragmode="lasso",
+                title=title,
+            ),
+        )
+    )
     return _style(fig, height=620)
 
 
