@@ -32,7 +32,12 @@ from pipelines import store
 # 1,000 evenly spread points still show the map's shape.
 MAP_POINTS = 1000
 # What the map's points can be coloured by: its buttons' labels, and the columns of `map_points`.
-MAP_COLOURS = {"field": "field name", "theme": "theme", "evidence": "evidence", "concept": "top concept"}
+MAP_COLOURS = {
+    "field": "field name",
+    "theme": "theme",
+    "evidence": "evidence",
+    "concept": "top concept",
+}
 
 _threads = threading.local()
 

@@ -86,7 +86,7 @@ def render() -> None:
             "The points as a table",
             "map_table_open",
             lambda: st.dataframe(
-                shown[["excerpt_id", "field name", "theme", "evidence", "short_citation", "text"]],
+                shown[["excerpt_id", *data.MAP_COLOURS.values(), "short_citation", "text"]],
                 hide_index=True,
                 key="map_table",
             ),
