@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import chart, excerpt_cards, field_name, on_demand
+from crosswalk_ui.components import (
+    chart,
+    excerpt_cards,
+    field_name,
+    keyboard_chart_buttons,
+    on_demand,
+)
 from pipelines.exports import neutralise
 from pipelines.figures import LEGEND_KEYS
 from pipelines.records import EVIDENCE_TYPES
@@ -61,6 +67,7 @@ def render() -> None:
         on_select="rerun",
         selection_mode=("lasso", "box"),
     )
+    keyboard_chart_buttons()
     selected = [
         p["customdata"]
         for p in (event.selection.points if event and event.selection else [])

@@ -246,7 +246,7 @@ def test_map_draws_a_fixed_sample_of_a_large_corpus_and_says_so(app_store, monke
     themes = data.map_figure([], [])[1]["theme"].nunique()
     assert f"By theme ({themes} values)" in caption  # fields: a colour each, so not named
     assert "there are too many values for a legend or for a colour each: hover a point" in caption
-    # The colour buttons are plotly's, out of the keyboard's reach: the table has every colouring.
+    # The table beside the map has every colouring the buttons offer.
     app.session_state["map_table_open"] = True
     app.run()
     columns = set(app.dataframe[-1].value.columns)

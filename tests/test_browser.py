@@ -222,6 +222,31 @@ def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
     page.close()
 
 
+def test_map_colour_buttons_work_from_the_keyboard(browser, server):
+    page = _open(browser, f"{server}/map", "Evidence type")
+    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=60000)
+    _wait_idle(page)
+    buttons = page.locator(".updatemenu-button[role='button'][tabindex='0']")
+    buttons.first.wait_for(timeout=10000)
+    labels = [buttons.nth(i).get_attribute("aria-label") for i in range(buttons.count())]
+    assert labels == ["field", "theme", "evidence", "concept"]
+    fields = page.evaluate(_LEGEND)
+    focused = "() => document.activeElement.getAttribute('aria-label')"
+    buttons.nth(1).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"() => new Set({_POINTS}.map(p => p.style.fill)).size > {len(fields)}", timeout=10000
+    )
+    assert page.evaluate(_LEGEND) == []
+    assert page.evaluate(focused) == "theme"  # focus stays where it was
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "evidence"
+    page.keyboard.press(" ")
+    page.wait_for_function(f"() => {_LEGEND}().length > 0", timeout=10000)
+    assert not set(page.evaluate(_LEGEND)) & set(fields)  # evidence types, not fields
+    page.close()
+
+
 def test_search_for_hope_spans_three_fields_and_shows_analogues(browser, server):
     page = _open(browser, f"{server}/search", "Search the excerpts by meaning")
     box = page.get_by_label("Search the excerpts by meaning")
