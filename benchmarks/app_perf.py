@@ -307,10 +307,7 @@ def timed(page, action, what: str = "", timeout: float = 120000) -> Timing:
         if time.perf_counter() - start > timeout / 1000:
             raise PlaywrightTimeout(f"no finished run seen within {timeout / 1000:.0f} s")
         page.wait_for_timeout(5)
-    pressed, drawn = page.evaluate(ANSWERED)
-    timing = Timing((drawn - pressed) / 1000, time.perf_counter() - start)
-    if not pressed or timing <= 0 or timing > timing.driver:
-        raise RuntimeError(f"no press of a mouse button or key was seen for {what or 'an action'}")
+    timing = _timing(page.evaluate(ANSWERED), start, what)
     if what:
         print(
             f"  {what}: {timing * 1000:.0f} ms (driver {timing.driver * 1000:.0f} ms)", flush=True
@@ -326,12 +323,18 @@ def timed_restyle(page, action, what: str = "") -> Timing:
     start = time.perf_counter()
     action()
     page.wait_for_function("() => window.__cwRestyled > 0", timeout=60000)
-    pressed, drawn = page.evaluate("() => [window.__cwInput, window.__cwRestyled]")
-    timing = Timing((drawn - pressed) / 1000, time.perf_counter() - start)
     if _RUNS[page] != seen:
         raise RuntimeError(f"{what or 'the action'} started a rerun")
+    return _timing(page.evaluate("() => [window.__cwInput, window.__cwRestyled]"), start, what)
+
+
+def _timing(clock: list[float], start: float, what: str) -> Timing:
+    """The browser's [press, drawn] times as a `Timing`, the driver's from `start`; an error
+    when no press was seen, or one that cannot be this action's."""
+    pressed, drawn = clock
+    timing = Timing((drawn - pressed) / 1000, time.perf_counter() - start)
     if not pressed or timing <= 0 or timing > timing.driver:
-        raise RuntimeError(f"no press of a mouse button was seen for {what or 'an action'}")
+        raise RuntimeError(f"no press of a mouse button or key was seen for {what or 'an action'}")
     return timing
 
 

@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import DEFAULT_CONCEPT, drawing, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import (
+    default_concept,
+    drawing,
+    excerpt_columns,
+    field_name,
+    on_demand,
+)
 from pipelines import charts, views
 
 TITLE = "Compare"
@@ -76,17 +82,13 @@ def warm() -> None:
     the columns on the default concept."""
     labels = _concept_labels(data.result("frameworks") or [])
     if labels:
-        concept = _default_concept(labels)
+        concept = default_concept(sorted(labels, key=labels.get))
         data.concept_scores(concept)
         data.encode(labels[concept])
 
 
 def _concept_labels(frameworks: list[dict]) -> dict[str, str]:
     return {c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]}
-
-
-def _default_concept(labels: dict[str, str]) -> str:
-    return DEFAULT_CONCEPT if DEFAULT_CONCEPT in labels else min(labels, key=labels.get)
 
 
 @st.fragment
@@ -105,7 +107,7 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
         concept = st.selectbox(
             "Concept",
             concept_options,
-            index=concept_options.index(_default_concept(concept_labels)) if concept_options else 0,
+            index=concept_options.index(default_concept(concept_options)) if concept_options else 0,
             format_func=concept_labels.get,
             key="compare_concept",
         )

@@ -143,6 +143,11 @@ def prefetch_element_code() -> None:
 DEFAULT_CONCEPT = "chime/identity"
 
 
+def default_concept(options: list[str]) -> str:
+    """The concept a page's concept list opens on: `DEFAULT_CONCEPT`, else its first option."""
+    return DEFAULT_CONCEPT if DEFAULT_CONCEPT in options else options[0]
+
+
 def field_name(field: str) -> str:
     return data.field_labels().get(field, field)
 

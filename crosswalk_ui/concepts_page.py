@@ -6,7 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import DEFAULT_CONCEPT, chart, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import (
+    chart,
+    default_concept,
+    excerpt_columns,
+    field_name,
+    on_demand,
+)
 from pipelines import views
 
 TITLE = "Concepts"
@@ -43,7 +49,7 @@ def warm() -> None:
     data.concept_graph(_graph_colours())
     concepts = _concept_keys(frameworks)
     if concepts:
-        data.concept_scores(_default_concept(concepts))
+        data.concept_scores(default_concept(concepts))
     tools = _tools(frameworks)
     if tools:
         data.tool_lens(tools[0]["id"])
@@ -58,10 +64,6 @@ def _graph_colours() -> dict[str, str]:
 
 def _concept_keys(frameworks: list[dict]) -> list[str]:
     return sorted(c["key"] for f in frameworks for c in f["concepts"])
-
-
-def _default_concept(keys: list[str]) -> str:
-    return DEFAULT_CONCEPT if DEFAULT_CONCEPT in keys else keys[0]
 
 
 def _tools(frameworks: list[dict]) -> list[dict]:
@@ -79,7 +81,7 @@ def _counterparts(frameworks: list[dict]) -> None:
         "Concept",
         keys,
         format_func=lambda k: f"{concepts[k]['label']} ({k})",
-        index=keys.index(_default_concept(keys)) if keys else 0,
+        index=keys.index(default_concept(keys)) if keys else 0,
         key="concepts_choice",
     )
     concept = concepts[key]

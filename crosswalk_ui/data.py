@@ -352,7 +352,7 @@ _warmed = False
 
 def warm_up_in_background() -> None:
     """Once per server process, after the first page has been served: load the search index, the
-    model and what each page's first view shows (its `warm()`: the map's figures, the concept
+    model and what each page's first view shows (its `warm()`: the map, the concept
     graph...) off the page's thread, so later pages and the first search do not wait."""
     global _warmed
     with _warming:

@@ -168,13 +168,13 @@ def _colouring(values: pd.Series, given: dict[str, str], keys: int) -> dict[str,
     named = values.astype(str)
     distinct = sorted(named.unique())
     shade = {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(distinct)} | given
-    legend = len(distinct) <= keys
-    padded = (distinct if legend else [])[:keys]
-    padded += [""] * (keys - len(padded))
+    escaped = {value: _escape(value) for value in distinct}
+    shown = distinct if len(distinct) <= keys else []
+    padded = shown + [""] * (keys - len(shown))
     return {
         "marker.color": [named.map(shade).tolist()] + [shade.get(v, PALETTE[0]) for v in padded],
-        "hovertext": [[_escape(v) for v in named]] + [""] * keys,
-        "name": ["excerpts"] + [_escape(v) for v in padded],
+        "hovertext": [named.map(escaped).tolist()] + [""] * keys,
+        "name": ["excerpts"] + [escaped.get(v, "") for v in padded],
         "showlegend": [False] + [bool(v) for v in padded],
     }
 

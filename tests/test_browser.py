@@ -199,10 +199,21 @@ def _hover_first_line(page) -> str:
     return first
 
 
-def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
+def _open_map(browser, server):
     page = _open(browser, f"{server}/map", "Evidence type")
     page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=60000)
     _wait_idle(page)
+    return page
+
+
+def _wait_more_colours_than(page, count: int) -> None:
+    page.wait_for_function(
+        f"() => new Set({_POINTS}.map(p => p.style.fill)).size > {count}", timeout=10000
+    )
+
+
+def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
+    page = _open_map(browser, server)
     fields = page.evaluate(_LEGEND)
     assert len(fields) >= 3
     fills = page.evaluate(f"{_POINTS}.map(p => p.style.fill)")
@@ -210,9 +221,7 @@ def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
     assert _hover_first_line(page) in fields
     page.locator(".updatemenu-button").filter(has_text="theme").click()
     # Many themes: more colours than fields, no legend, and hover names each point's theme.
-    page.wait_for_function(
-        f"() => new Set({_POINTS}.map(p => p.style.fill)).size > {len(fields)}", timeout=10000
-    )
+    _wait_more_colours_than(page, len(fields))
     assert page.evaluate(_LEGEND) == []
     assert _hover_first_line(page) not in fields
     page.locator(".updatemenu-button").filter(has_text="field").click()
@@ -223,9 +232,7 @@ def test_map_buttons_recolour_the_points_in_the_browser(browser, server):
 
 
 def test_map_colour_buttons_work_from_the_keyboard(browser, server):
-    page = _open(browser, f"{server}/map", "Evidence type")
-    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=60000)
-    _wait_idle(page)
+    page = _open_map(browser, server)
     buttons = page.locator(".updatemenu-button[role='button'][tabindex='0']")
     buttons.first.wait_for(timeout=10000)
     labels = [buttons.nth(i).get_attribute("aria-label") for i in range(buttons.count())]
@@ -234,9 +241,7 @@ def test_map_colour_buttons_work_from_the_keyboard(browser, server):
     focused = "() => document.activeElement.getAttribute('aria-label')"
     buttons.nth(1).focus()
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"() => new Set({_POINTS}.map(p => p.style.fill)).size > {len(fields)}", timeout=10000
-    )
+    _wait_more_colours_than(page, len(fields))
     assert page.evaluate(_LEGEND) == []
     assert page.evaluate(focused) == "theme"  # focus stays where it was
     page.keyboard.press("Tab")
