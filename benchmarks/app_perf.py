@@ -205,10 +205,11 @@ def wait_quiet(process: subprocess.Popen, timeout: float = 180) -> None:
 # An action is answered when the server has finished the script run it caused (seen on the
 # websocket: runs too quick for the browser ever to show "running" are seen too), the page shows
 # no run in progress and no stale element, and every chart is drawn. A chart still loading shows
-# a skeleton in its place, not yet an stPlotlyChart.
+# a skeleton in its place, not yet an stPlotlyChart; the app's own plotly element
+# (`crosswalk_ui.plotly_element`) is marked busy until plotly has drawn its latest figure.
 _DRAWN = """
-  for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart']")) {
-    if (!chart.querySelector('.main-svg')) return false;
+  for (const chart of document.querySelectorAll("[data-testid='stPlotlyChart'], .cw-plotly")) {
+    if (chart.dataset.busy || !chart.querySelector('.main-svg')) return false;
   }
   for (const skeleton of document.querySelectorAll("[data-testid^='stSkeleton'], [data-testid='stAppSkeleton']")) {
     if (skeleton.getClientRects().length > 0) return false;
@@ -243,9 +244,13 @@ ANSWERED = (
     + SETTLED.split("() => {", 1)[1]
     + """;
   const frame = () => new Promise(done => requestAnimationFrame(done));
-  while (!settled()) await frame();
-  await frame();
-  await frame();
+  // Settled twice, two frames apart: the plotly element starts drawing a new figure in an
+  // effect that can run just after a frame in which the page already looked settled.
+  do {
+    while (!settled()) await frame();
+    await frame();
+    await frame();
+  } while (!settled());
   return [window.__cwInput, performance.now()];
 }"""
 )
@@ -253,7 +258,7 @@ ANSWERED = (
 # with no rerun): armed before the action, it notes the frame after the chart's restyle.
 RESTYLE_ARMED = """() => {
   window.__cwRestyled = 0;
-  const chart = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+  const chart = document.querySelector(".cw-plotly.js-plotly-plot, [data-testid='stPlotlyChart'] .js-plotly-plot");
   const frame = done => requestAnimationFrame(done);
   chart.once('plotly_restyle', () => frame(() => frame(() => { window.__cwRestyled = performance.now(); })));
 }"""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import data, plotly_element
 from pipelines import charts
 
 # One style sheet for the excerpt cards; it travels with each block of cards (st.html is not
@@ -38,11 +38,11 @@ def on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
             draw()
 
 
-def chart(figure, *, key: str, **options):
+def chart(figure, *, key: str, selectable: bool = False) -> list:
     """A plotly figure (the map, the concept graph) as the pages draw it: in the figures' own
-    template (`figures.TEMPLATE`), not Streamlit's theme, which the browser merges into each
-    chart before drawing it (about 40 ms a chart on the benchmark machine)."""
-    return st.plotly_chart(figure, key=key, theme=None, **options)
+    template (`figures.TEMPLATE`), kept by the browser and updated in place when it changes
+    (`plotly_element`). With `selectable`, the `customdata` of the points selected on it."""
+    return plotly_element.plotly_chart(figure, key=key, selectable=selectable)
 
 
 def drawing(chart_html: str) -> None:
@@ -89,8 +89,9 @@ def keyboard_chart_buttons() -> None:
 # Streamlit's code for the elements that the first page does not draw but others do, which the
 # browser otherwise loads on the first visit to each, with what they import: the widgets of the
 # other pages first (about 100 KB together), then the static table (Compare), the data grid
-# (Themes, Concepts, Corpus) and plotly (the Map, Concepts; 4.7 MB). With the widgets too, the
-# first visits to Themes and Workshop in a new session took 615 and 396 ms against 761 and 507.
+# (Themes, Concepts, Corpus); then plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB).
+# With the widgets too, the first visits to Themes and Workshop in a new session took 615 and
+# 396 ms against 761 and 507.
 PREFETCHED = (
     "Multiselect",
     "Radio",
@@ -102,7 +103,6 @@ PREFETCHED = (
     "NumberInput",
     "Table",
     "DataFrame",
-    "PlotlyChart",
 )
 
 
@@ -119,8 +119,8 @@ PREFETCH_DELAY_MS = 1500
 
 def prefetch_element_code() -> None:
     """Let the browser load the code of the elements other pages draw (`PREFETCHED`) while the
-    reader reads this one, so the first visit to each does not wait for it: plotly alone took
-    over a second to load on the benchmark machine. It starts a moment after the page has been
+    reader reads this one, so the first visit to each does not wait for it; then plotly.js, for
+    `plotly_element` (plotly alone took over a second to load on the benchmark machine). It starts a moment after the page has been
     drawn, when the browser is idle, one chunk after another. Sent with a session's first page
     only: a script already scheduled runs even after its element is gone, and later reruns then
     carry one element fewer. A chunk this Streamlit names otherwise is left out."""
@@ -132,7 +132,10 @@ def prefetch_element_code() -> None:
         'const index = document.querySelector(\'script[type="module"][src*="/static/js/index."]\');'
         "if (!index) return;"
         f"const urls = {CHUNKS!r}.map(name => new URL(name, index.src).href);"
-        "const load = async () => { for (const url of urls) await import(url).catch(() => {}); };"
+        + plotly_element.LOAD_PLOTLY
+        + "const load = async () => {"
+        "for (const url of urls) await import(url).catch(() => {});"
+        "await loadPlotly().catch(() => {}); };"
         f"setTimeout(() => (window.requestIdleCallback || setTimeout)(load), {PREFETCH_DELAY_MS});"
         "})();</script>",
         unsafe_allow_javascript=True,

@@ -61,18 +61,8 @@ def render() -> None:
         "Colour the points with the buttons above the map; draw a lasso or box to list "
         f"excerpts.{sampled}{too_many}"
     )
-    event = chart(
-        figure,
-        key="map_chart",
-        on_select="rerun",
-        selection_mode=("lasso", "box"),
-    )
+    selected = chart(figure, key="map_chart", selectable=True)
     keyboard_chart_buttons()
-    selected = [
-        p["customdata"]
-        for p in (event.selection.points if event and event.selection else [])
-        if "customdata" in p
-    ]
     selected = [s[0] if isinstance(s, list) else s for s in selected]
     if selected:
         chosen = shown[shown["excerpt_id"].isin(selected)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import Counter
@@ -251,6 +252,41 @@ def test_map_draws_a_fixed_sample_of_a_large_corpus_and_says_so(app_store, monke
     app.run()
     columns = set(app.dataframe[-1].value.columns)
     assert set(data.MAP_COLOURS.values()) <= columns
+
+
+def _sent(app: AppTest) -> dict:
+    """What the page sent to its plotly element."""
+    (element,) = [e for e in app.main if getattr(e, "type", None) == "bidi_component"]
+    assert element.proto.component_name == "crosswalk.plotly"
+    return json.loads(element.proto.json)
+
+
+def test_map_lists_a_selection_made_on_the_map_it_shows_only(app_store):
+    from crosswalk_ui import data
+
+    app = page_test(pages.map_page).run()
+    assert not app.exception
+    sent = _sent(app)
+    assert sent["selectable"] is True
+    drawn = data.map_figure([], [])[1]
+    chosen = [[int(i)] for i in drawn["excerpt_id"].head(3)]  # plotly sends each as [id]
+    app.session_state["map_chart"] = {"selection": {"revision": sent["revision"], "points": chosen}}
+    app.run()
+    assert [s.value for s in app.subheader] == ["3 selected excerpts"]
+    assert len(app.get("download_button")) == 1
+    # A selection made on another figure (another filter) is not this map's.
+    app.session_state["map_chart"] = {"selection": {"revision": "another", "points": chosen}}
+    app.run()
+    assert not app.subheader
+
+
+@pytest.mark.parametrize("slug", ["map", "concepts"])
+def test_the_plotly_pages_send_their_figure_to_the_element(app_store, slug):
+    app = page_test({p.SLUG: p for p in pages.ALL}[slug]).run()
+    sent = _sent(app)
+    figure = json.loads(sent["spec"])
+    assert figure["data"] and figure["layout"]["height"]
+    assert sent["selectable"] is (slug == "map")
 
 
 def test_even_sample_is_fixed_and_kept_under_a_filter():

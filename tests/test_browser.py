@@ -126,6 +126,17 @@ def _wait_idle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60000)
 
 
+# The pages with a plotly chart (`crosswalk_ui.plotly_element`): drawn when plotly has drawn the
+# chart's latest figure (its box is busy until then).
+CHART_PAGES = {"map", "concepts"}
+_DRAWN = ".cw-plotly:not([data-busy]) .main-svg"
+
+
+def _wait_drawn(page) -> None:
+    page.locator(_DRAWN).first.wait_for(timeout=60000)
+    page.wait_for_function("() => !document.querySelector('.cw-plotly[data-busy]')", timeout=60000)
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -150,10 +161,8 @@ def test_every_page_renders_in_the_browser(browser, server, slug, ready):
     _wait_idle(page)
     body = page.inner_text("body")
     assert "Traceback" not in body and "Page not found" not in body
-    charts = page.locator("[data-testid='stPlotlyChart']")
-    for i in range(charts.count()):
-        charts.nth(i).scroll_into_view_if_needed()
-        charts.nth(i).locator(".main-svg").first.wait_for(timeout=30000)
+    if slug in CHART_PAGES:
+        _wait_drawn(page)
     page.wait_for_timeout(1000)
     _shot(page, slug)
     page.close()
@@ -201,7 +210,7 @@ def _hover_first_line(page) -> str:
 
 def _open_map(browser, server):
     page = _open(browser, f"{server}/map", "Evidence type")
-    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=60000)
+    _wait_drawn(page)
     _wait_idle(page)
     return page
 
@@ -249,6 +258,49 @@ def test_map_colour_buttons_work_from_the_keyboard(browser, server):
     page.keyboard.press(" ")
     page.wait_for_function(f"() => {_LEGEND}().length > 0", timeout=10000)
     assert not set(page.evaluate(_LEGEND)) & set(fields)  # evidence types, not fields
+    page.close()
+
+
+def _lasso(page, left: float, top: float, size: float) -> None:
+    """Draw a lasso (the map's drag mode) around a square of the plot, as fractions of it."""
+    plot = page.locator(".cw-plotly .nsewdrag").first.bounding_box()
+    x0, y0 = plot["x"] + plot["width"] * left, plot["y"] + plot["height"] * top
+    side = plot["width"] * size
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for dx, dy in [(side, 0), (side, side), (0, side), (0, 0)]:
+        page.mouse.move(x0 + dx, y0 + dy, steps=6)
+    page.mouse.up()
+
+
+def test_map_lasso_lists_the_selected_excerpts_until_the_map_changes(browser, server):
+    page = _open_map(browser, server)
+    page.locator(".updatemenu-button").filter(has_text="theme").click()
+    themes = page.evaluate(f"new Set({_POINTS}.map(p => p.style.fill)).size")
+    _lasso(page, 0.2, 0.2, 0.45)
+    heading = page.get_by_text(re.compile(r"^\d+ selected excerpts$"))
+    heading.wait_for(timeout=60000)
+    _wait_idle(page)
+    # The list is the points plotly marks selected, each with its citation, and can be exported.
+    marked = page.evaluate("document.querySelector('.cw-plotly').data[0].selectedpoints.length")
+    assert heading.inner_text() == f"{marked} selected excerpts" and marked > 0
+    cards = page.locator(".cw-card")
+    assert cards.count() == min(marked, 30)
+    assert re.search(r" · [^\n]+, (\d{4}|n\.d\.)", cards.first.inner_text())
+    assert page.get_by_role("button", name="Download the selection (CSV)").is_visible()
+    # The rerun left the chart as drawn: still coloured by theme, the selection still shown.
+    assert page.evaluate(f"new Set({_POINTS}.map(p => p.style.fill)).size") == themes
+    assert page.evaluate("document.querySelector('.cw-plotly').data[0].selectedpoints.length")
+    _shot(page, "journey-map-selection")
+    # Another filter draws another map, on which nothing is selected: the list goes.
+    page.get_by_text("Fields", exact=True).first.click()
+    page.locator("[data-testid='stMultiSelect']").first.click()
+    page.get_by_role("option", name="Criminal justice").click()
+    page.keyboard.press("Escape")
+    heading.wait_for(state="detached", timeout=60000)
+    _wait_drawn(page)
+    _wait_idle(page)
+    assert page.get_by_text("The points as a table").is_visible()
     page.close()
 
 

@@ -1,0 +1,147 @@
+"""A plotly chart that the browser keeps and updates in place (the Map, the concept graph).
+
+`st.plotly_chart` makes a changed figure a new element: the chart is taken down and plotly draws
+it again from nothing (about 0.6 s for the Map's 1,000 points on the benchmark machine). This
+element keeps one chart per key and hands a changed figure to `Plotly.react`, which changes what
+differs; a figure that has not changed (a rerun after a lasso selection) is left as drawn, with
+its colour buttons and selection as the reader left them.
+
+It brings its own plotly.js, the copy in the plotly package (so it matches the figures the
+package builds), served from the app's static folder (`server.enableStaticServing`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import weakref
+from pathlib import Path
+
+import plotly
+import plotly.io as pio
+import streamlit as st
+
+_LOG = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+SCRIPT = "plotly.min.js"
+
+
+def install_script(folder: Path = STATIC) -> Path:
+    """Copy the plotly package's plotly.js into the app's static folder when it is missing or
+    not this package's (a plotly upgrade). The folder is not in git: it is this copy only."""
+    source = Path(plotly.__file__).parent / "package_data" / SCRIPT
+    target = folder / SCRIPT
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        folder.mkdir(exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(target)  # whole or not at all, for a browser asking meanwhile
+    return target
+
+
+# Loads plotly.js once per browser tab, wherever it is asked for first (a chart, or the prefetch
+# on the first page): `window.__cwPlotly` is a promise of it. The URL is found from Streamlit's
+# own script, so an app served under a base path finds it too.
+LOAD_PLOTLY = """
+const loadPlotly = () => {
+  if (!window.__cwPlotly) {
+    const index = document.querySelector('script[type="module"][src*="/static/js/index."]');
+    const url = index ? new URL("../../app/static/SCRIPT", index.src).href : "/app/static/SCRIPT";
+    window.__cwPlotly = new Promise((done, failed) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = () => done(window.Plotly);
+      script.onerror = () => { window.__cwPlotly = null; failed(new Error(url)); };
+      document.head.appendChild(script);
+    });
+  }
+  return window.__cwPlotly;
+};
+""".replace("SCRIPT", SCRIPT)
+
+# The element. Its box says which figure it shows (`data-revision`) and, while plotly is still
+# drawing, `data-busy` (the benchmark and the browser tests wait for that to go). A selection is
+# sent with the revision it was made on, so that Python can ignore one made on another figure.
+_JS = (
+    "export default function ({parentElement, data, setStateValue}) {\n"
+    + LOAD_PLOTLY
+    + """
+  let box = parentElement.querySelector(".cw-plotly");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "cw-plotly";
+    box.style.width = "100%";
+    parentElement.appendChild(box);
+  }
+  box.cwSend = setStateValue;
+  if (box.dataset.revision === data.revision) return;
+  const revision = data.revision;
+  box.dataset.revision = revision;
+  box.dataset.busy = "1";
+  const figure = JSON.parse(data.spec);
+  box.style.height = (figure.layout.height || 450) + "px";
+  const frame = () => new Promise(done => requestAnimationFrame(done));
+  const select = points => {
+    box.cwSelected = points.length > 0;
+    box.cwSend("selection", {revision: box.dataset.revision, points});
+  };
+  loadPlotly().then(Plotly => Plotly.react(box, figure.data, figure.layout,
+    {displaylogo: false, responsive: true}))
+    .then(() => {
+      if (data.selectable && !box.cwListening) {
+        box.cwListening = true;
+        box.on("plotly_selected", event => {
+          if (event) select(event.points.map(p => p.customdata).filter(c => c !== undefined));
+        });
+        box.on("plotly_deselect", () => select([]));
+      }
+      // A selection made on the figure this one replaces no longer shows: say so to Python.
+      if (box.cwSelected) select([]);
+    })
+    .catch(error => {
+      box.style.height = "auto";
+      box.textContent = "The chart could not be drawn: its drawing library (plotly.js) did not " +
+        "load (" + error.message + "). Start the app with `make run`, which serves it.";
+    })
+    .then(frame).then(frame)
+    .then(() => { if (box.dataset.revision === revision) delete box.dataset.busy; });
+}
+"""
+)
+
+try:
+    install_script()
+except OSError as error:  # a read-only checkout: the element says plotly.js did not load
+    _LOG.warning("could not copy plotly.js into %s: %s", STATIC, error)
+
+_element = st.components.v2.component("crosswalk.plotly", js=_JS, isolate_styles=False)
+
+# A figure's JSON and revision, kept while the figure lives (the pages' figures are cached, so a
+# rerun does not write the same JSON again).
+_SPECS: dict[int, tuple[str, str]] = {}
+
+
+def _spec(figure) -> tuple[str, str]:
+    key = id(figure)
+    if key not in _SPECS:
+        text = pio.to_json(figure, validate=False)
+        _SPECS[key] = (text, hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
+        weakref.finalize(figure, _SPECS.pop, key, None)
+    return _SPECS[key]
+
+
+def plotly_chart(figure, *, key: str, selectable: bool = False) -> list:
+    """Draw `figure` (a plotly figure, in its own template) under `key`. With `selectable`, return
+    the `customdata` of the points the reader last selected with the lasso or box on this very
+    figure (none when the figure changed since)."""
+    spec, revision = _spec(figure)
+    state = _element(
+        key=key,
+        data={"spec": spec, "revision": revision, "selectable": selectable},
+        on_selection_change=lambda: None,
+    )
+    selection = state.get("selection") if state else None
+    if not selection or selection.get("revision") != revision:
+        return []
+    return list(selection.get("points") or [])
