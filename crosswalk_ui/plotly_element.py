@@ -4,7 +4,7 @@
 it again from nothing (about 0.6 s for the Map's 1,000 points on the benchmark machine). This
 element keeps one chart per key and hands a changed figure to `Plotly.react`, which changes what
 differs; a figure that has not changed (a rerun after a lasso selection) is left as drawn, with
-its colour buttons and selection as the reader left them.
+its colour buttons and selection as the reader left them, and a new one keeps the button chosen.
 
 It brings its own plotly.js, the copy in the plotly package (so it matches the figures the
 package builds), served from the app's static folder (`server.enableStaticServing`).
@@ -60,12 +60,37 @@ const loadPlotly = () => {
 };
 """.replace("SCRIPT", SCRIPT)
 
+# A chart's buttons keep the reader's choice when its figure changes (the Map's colour under a
+# new filter): the new figure gets the restyle of the button chosen in the one it replaces, the
+# same button by position and label, before it is drawn.
+KEEP_CHOICES = """
+const keepChoices = (box, figure) => {
+  const before = (box.layout && box.layout.updatemenus) || [];
+  (figure.layout.updatemenus || []).forEach((menu, i) => {
+    const active = before[i] && before[i].active;
+    const button = active && menu.buttons && menu.buttons[active];
+    const same = button && before[i].buttons && before[i].buttons[active];
+    if (!button || button.method !== "restyle" || !same || same.label !== button.label) return;
+    for (const [path, values] of Object.entries(button.args[0])) {
+      const keys = path.split(".");
+      figure.data.forEach((trace, t) => {
+        let at = trace;
+        for (const key of keys.slice(0, -1)) at = at[key] = at[key] || {};
+        at[keys[keys.length - 1]] = Array.isArray(values) ? values[t % values.length] : values;
+      });
+    }
+    menu.active = active;
+  });
+};
+"""
+
 # The element. Its box says which figure it shows (`data-revision`) and, while plotly is still
 # drawing, `data-busy` (the benchmark and the browser tests wait for that to go). A selection is
 # sent with the revision it was made on, so that Python can ignore one made on another figure.
 _JS = (
     "export default function ({parentElement, data, setStateValue}) {\n"
     + LOAD_PLOTLY
+    + KEEP_CHOICES
     + """
   let box = parentElement.querySelector(".cw-plotly");
   if (!box) {
@@ -81,6 +106,7 @@ _JS = (
   box.dataset.busy = "1";
   const figure = JSON.parse(data.spec);
   box.style.height = (figure.layout.height || 450) + "px";
+  keepChoices(box, figure);
   const frame = () => new Promise(done => requestAnimationFrame(done));
   const select = points => {
     box.cwSelected = points.length > 0;

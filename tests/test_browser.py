@@ -292,7 +292,8 @@ def test_map_lasso_lists_the_selected_excerpts_until_the_map_changes(browser, se
     assert page.evaluate(f"new Set({_POINTS}.map(p => p.style.fill)).size") == themes
     assert page.evaluate("document.querySelector('.cw-plotly').data[0].selectedpoints.length")
     _shot(page, "journey-map-selection")
-    # Another filter draws another map, on which nothing is selected: the list goes.
+    # Another filter draws another map, on which nothing is selected: the list goes. The
+    # colour chosen stays: by theme, so no legend, and a hover names a theme, not the field.
     page.get_by_text("Fields", exact=True).first.click()
     page.locator("[data-testid='stMultiSelect']").first.click()
     page.get_by_role("option", name="Criminal justice").click()
@@ -301,6 +302,9 @@ def test_map_lasso_lists_the_selected_excerpts_until_the_map_changes(browser, se
     _wait_drawn(page)
     _wait_idle(page)
     assert page.get_by_text("The points as a table").is_visible()
+    assert page.evaluate(_LEGEND) == []
+    assert _hover_first_line(page) not in {"Criminal justice", ""}
+    assert page.evaluate("document.querySelector('.cw-plotly').layout.updatemenus[0].active") == 1
     page.close()
 
 
