@@ -3,7 +3,11 @@ key per value while the palette lasts."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 
 from pipelines import figures
 from pipelines.records import PALETTE
@@ -50,6 +54,14 @@ def test_the_points_are_one_trace_and_the_legend_keys_the_first_colouring():
     assert list(points.marker.color) == [shade[v] for v in frame["few"]]
     assert list(points.hovertext) == list(frame["few"])
     assert fig.layout.updatemenus[0].active == 0
+
+
+def test_the_map_is_a_valid_figure():
+    """The map is built without plotly's checks (they cost each new filter 45 ms); here it gets
+    them all, as plotly raises on any property it does not know or value it does not accept."""
+    fig = _map(_points(["b", "a", "b", "c"] * 10))
+    sent = json.loads(pio.to_json(fig, validate=False))
+    assert json.loads(pio.to_json(go.Figure(fig.to_plotly_json()))) == sent
 
 
 def test_each_button_recolours_the_points_and_renames_the_keys():
