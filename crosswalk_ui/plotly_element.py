@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import weakref
 from pathlib import Path
@@ -34,9 +35,10 @@ def install_script(folder: Path = STATIC) -> Path:
     target = folder / SCRIPT
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         folder.mkdir(exist_ok=True)
-        partial = target.with_suffix(".partial")
+        # Whole or not at all, for a browser asking meanwhile or another server copying too.
+        partial = folder / f".{SCRIPT}.{os.getpid()}.partial"
         shutil.copyfile(source, partial)
-        partial.replace(target)  # whole or not at all, for a browser asking meanwhile
+        partial.replace(target)
     return target
 
 

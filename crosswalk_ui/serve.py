@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
     threading.Thread(target=_preload, name="crosswalk-preload", daemon=True).start()
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    # Static serving brings plotly.js to the plotly element, from wherever the server starts
+    # (`.streamlit/config.toml` says the same, but is read from the working directory only).
+    static = ["--server.enableStaticServing", "true"]
+    sys.argv = ["streamlit", "run", str(APP), *static, *(sys.argv[1:] if argv is None else argv)]
     cli.main()
 
 
