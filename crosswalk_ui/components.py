@@ -133,9 +133,10 @@ def prefetch_element_code() -> None:
         "if (!index) return;"
         f"const urls = {CHUNKS!r}.map(name => new URL(name, index.src).href);"
         + plotly_element.LOAD_PLOTLY
+        + plotly_element.WARM_PLOTLY
         + "const load = async () => {"
         "for (const url of urls) await import(url).catch(() => {});"
-        "await loadPlotly().catch(() => {}); };"
+        "await loadPlotly().then(warmPlotly).catch(() => {}); };"
         f"setTimeout(() => (window.requestIdleCallback || setTimeout)(load), {PREFETCH_DELAY_MS});"
         "})();</script>",
         unsafe_allow_javascript=True,

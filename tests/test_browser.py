@@ -168,6 +168,18 @@ def test_every_page_renders_in_the_browser(browser, server, slug, ready):
     page.close()
 
 
+def test_the_first_page_readies_plotly_for_later_pages_and_leaves_nothing(browser, server):
+    """The Start page's prefetch loads plotly.js and draws a chart out of sight (so the first
+    map or graph does not pay for plotly compiling its code), then removes it. A script that
+    breaks in `st.html` fails silently, so this is checked in the browser."""
+    page = _open(browser, server, "How does each field define recovery?")
+    page.wait_for_function("() => window.__cwPlotlyWarmed === true", timeout=60000)
+    assert page.evaluate("typeof window.Plotly.react") == "function"
+    assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 0
+    assert page.locator(".cw-plotly-warm").count() == 0
+    page.close()
+
+
 def test_compare_mental_health_and_criminal_justice_on_identity(browser, server):
     page = _open(browser, f"{server}/compare", "Fields to compare")
     _wait_idle(page)
