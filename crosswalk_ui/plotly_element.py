@@ -134,7 +134,10 @@ _JS = (
     parentElement.appendChild(box);
   }
   box.cwSend = setStateValue;
-  if (box.dataset.revision === data.revision) return;
+  // Streamlit calls this when the element goes (another page): plotly lets go of the chart,
+  // its listeners on the window among it.
+  const release = () => { if (window.Plotly) window.Plotly.purge(box); };
+  if (box.dataset.revision === data.revision) return release;
   const revision = data.revision;
   box.dataset.revision = revision;
   box.dataset.busy = "1";
@@ -161,11 +164,12 @@ _JS = (
     })
     .catch(error => {
       box.style.height = "auto";
-      box.textContent = "The chart could not be drawn: its drawing library (plotly.js) did not " +
-        "load (" + error.message + "). Start the app with `make run`, which serves it.";
+      box.textContent = "The chart could not be drawn (" + error.message + "). If its drawing " +
+        "library, plotly.js, did not load, start the app with `make run`, which serves it.";
     })
     .then(frame).then(frame)
     .then(() => { if (box.dataset.revision === revision) delete box.dataset.busy; });
+  return release;
 }
 """
 )

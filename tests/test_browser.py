@@ -320,6 +320,17 @@ def test_map_lasso_lists_the_selected_excerpts_until_the_map_changes(browser, se
     page.close()
 
 
+def test_leaving_the_map_releases_its_chart(browser, server):
+    page = _open_map(browser, server)
+    page.evaluate("window.__cwMapBox = document.querySelector('.cw-plotly')")
+    assert page.evaluate("!!window.__cwMapBox._fullLayout")
+    page.get_by_role("link", name="Search").first.click()
+    page.get_by_label("Search the excerpts by meaning").wait_for(timeout=60000)
+    page.wait_for_function("() => !window.__cwMapBox.isConnected", timeout=30000)
+    assert page.evaluate("window.__cwMapBox._fullLayout === undefined")  # plotly let go of it
+    page.close()
+
+
 def test_search_for_hope_spans_three_fields_and_shows_analogues(browser, server):
     page = _open(browser, f"{server}/search", "Search the excerpts by meaning")
     box = page.get_by_label("Search the excerpts by meaning")
