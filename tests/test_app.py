@@ -410,7 +410,9 @@ def test_serve_runs_the_app_with_the_options_given(monkeypatch):
     monkeypatch.setattr(cli, "main", lambda: seen.append(list(sys.argv)))
     monkeypatch.setattr(sys, "argv", ["crosswalk_ui.serve", "--server.port", "9999"])
     serve.main()
-    assert seen == [["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]]
+    # Static serving (for the plotly element's plotly.js) first, so that an option given wins.
+    static = ["--server.enableStaticServing", "true"]
+    assert seen == [["streamlit", "run", str(ROOT / "app.py"), *static, "--server.port", "9999"]]
 
 
 def test_the_prefetched_code_is_what_streamlit_serves():
