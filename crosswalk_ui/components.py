@@ -120,10 +120,11 @@ PREFETCH_DELAY_MS = 1500
 def prefetch_element_code() -> None:
     """Let the browser load the code of the elements other pages draw (`PREFETCHED`) while the
     reader reads this one, so the first visit to each does not wait for it; then plotly.js, for
-    `plotly_element` (plotly alone took over a second to load on the benchmark machine). It starts a moment after the page has been
-    drawn, when the browser is idle, one chunk after another. Sent with a session's first page
-    only: a script already scheduled runs even after its element is gone, and later reruns then
-    carry one element fewer. A chunk this Streamlit names otherwise is left out."""
+    `plotly_element` (plotly alone took over a second to load on the benchmark machine), and
+    draw a small chart out of sight (`plotly_element.WARM_PLOTLY`). It starts a moment after the
+    page has been drawn, when the browser is idle, one chunk after another. Sent with a session's
+    first page only: a script already scheduled runs even after its element is gone, and later
+    reruns then carry one element fewer. A chunk this Streamlit names otherwise is left out."""
     if not CHUNKS or st.session_state.get("_element_code_prefetched"):
         return
     st.session_state["_element_code_prefetched"] = True
