@@ -92,7 +92,9 @@ def _counterparts(frameworks: list[dict]) -> None:
     st.text("Cues: " + "; ".join(concept["cues"]))
     if concept.get("distinctive"):
         st.text("Distinctive: " + concept["distinctive"])
-    st.dataframe(views.related_concepts(frameworks, key), hide_index=True, key="concepts_related")
+    # A static table: a handful of rows, and each link's rationale ("why") is read in full, where
+    # a grid cut it to its column's width.
+    st.table(views.related_concepts(frameworks, key), hide_index=True, border="horizontal")
     st.subheader("Excerpts that carry it, by field")
     frame = data.excerpts()
     scores = data.concept_scores(key)
