@@ -51,41 +51,6 @@ def drawing(chart_html: str) -> None:
     st.html(charts.STYLE + chart_html)
 
 
-# Plotly draws a chart's buttons (the Map's colours) as SVG that the keyboard cannot reach. This
-# makes each one a button in the tab order, named by its label, pressed with Enter or Space, with
-# a visible focus ring; focus stays on the pressed button when plotly draws the buttons again.
-# Installed once per browser tab, it watches the page for buttons that plotly draws later.
-_KEYBOARD_BUTTONS = """<style>
-.updatemenu-button:focus-visible{outline:2px solid #0072B2;outline-offset:1px}
-</style><script>(() => {
-  if (window.__cwChartButtons) return;
-  window.__cwChartButtons = true;
-  let pressed = null;
-  const ready = button => {
-    const label = button.textContent.trim();
-    button.setAttribute("tabindex", "0");
-    button.setAttribute("role", "button");
-    button.setAttribute("aria-label", label);
-    button.addEventListener("keydown", event => {
-      if (event.key !== "Enter" && event.key !== " ") return;
-      event.preventDefault();
-      pressed = label;
-      button.dispatchEvent(new MouseEvent("click", {bubbles: true}));
-      if (button.isConnected) { pressed = null; button.focus(); }
-    });
-    if (pressed === label) { pressed = null; button.focus(); }
-  };
-  const scan = () => document.querySelectorAll(".updatemenu-button:not([tabindex])").forEach(ready);
-  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
-  scan();
-})();</script>"""
-
-
-def keyboard_chart_buttons() -> None:
-    """Let the keyboard reach and press the buttons plotly draws in a chart (`_KEYBOARD_BUTTONS`)."""
-    st.html(_KEYBOARD_BUTTONS, unsafe_allow_javascript=True)
-
-
 # Streamlit's code for the elements that the first page does not draw but others do, which the
 # browser otherwise loads on the first visit to each, with what they import: the widgets of the
 # other pages first (about 100 KB together), then the static table (Compare), the data grid

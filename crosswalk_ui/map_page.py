@@ -9,7 +9,6 @@ from crosswalk_ui.components import (
     chart,
     excerpt_cards,
     field_name,
-    keyboard_chart_buttons,
     on_demand,
 )
 from pipelines.exports import neutralise
@@ -62,7 +61,6 @@ def render() -> None:
         f"excerpts.{sampled}{too_many}"
     )
     selected = chart(figure, key="map_chart", selectable=True)
-    keyboard_chart_buttons()
     selected = [s[0] if isinstance(s, list) else s for s in selected]
     if selected:
         chosen = shown[shown["excerpt_id"].isin(selected)]

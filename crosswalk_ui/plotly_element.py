@@ -118,6 +118,30 @@ const keepChoices = (box, figure) => {
 };
 """
 
+# Plotly draws a chart's buttons (the Map's colours) as SVG that the keyboard cannot reach. This
+# makes each one a button in the tab order, named by its label, pressed with Enter or Space, with
+# a visible focus ring (`_CSS`); focus stays on the pressed button when plotly draws the buttons
+# again. The element calls it whenever plotly changes what is in its box.
+KEYBOARD_BUTTONS = """
+const keyboardButtons = box => {
+  box.querySelectorAll(".updatemenu-button:not([tabindex])").forEach(button => {
+    const label = button.textContent.trim();
+    button.setAttribute("tabindex", "0");
+    button.setAttribute("role", "button");
+    button.setAttribute("aria-label", label);
+    button.addEventListener("keydown", event => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      box.cwPressed = label;
+      button.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+      if (button.isConnected) { box.cwPressed = null; button.focus(); }
+    });
+    if (box.cwPressed === label) { box.cwPressed = null; button.focus(); }
+  });
+};
+"""
+_CSS = ".cw-plotly .updatemenu-button:focus-visible{outline:2px solid #0072B2;outline-offset:1px}"
+
 # The element. Its box says which figure it shows (`data-revision`) and, while plotly is still
 # drawing, `data-busy` (the benchmark and the browser tests wait for that to go). A selection is
 # sent with the revision it was made on, so that Python can ignore one made on another figure.
@@ -125,6 +149,7 @@ _JS = (
     "export default function ({parentElement, data, setStateValue}) {\n"
     + LOAD_PLOTLY
     + KEEP_CHOICES
+    + KEYBOARD_BUTTONS
     + """
   let box = parentElement.querySelector(".cw-plotly");
   if (!box) {
@@ -132,11 +157,16 @@ _JS = (
     box.className = "cw-plotly";
     box.style.width = "100%";
     parentElement.appendChild(box);
+    box.cwKeys = new MutationObserver(() => keyboardButtons(box));
+    box.cwKeys.observe(box, {childList: true, subtree: true});
   }
   box.cwSend = setStateValue;
   // Streamlit calls this when the element goes (another page): plotly lets go of the chart,
   // its listeners on the window among it.
-  const release = () => { if (window.Plotly) window.Plotly.purge(box); };
+  const release = () => {
+    box.cwKeys.disconnect();
+    if (window.Plotly) window.Plotly.purge(box);
+  };
   if (box.dataset.revision === data.revision) return release;
   const revision = data.revision;
   box.dataset.revision = revision;
@@ -179,7 +209,7 @@ try:
 except OSError as error:  # a read-only checkout: the element says plotly.js did not load
     _LOG.warning("could not copy plotly.js into %s: %s", STATIC, error)
 
-_element = st.components.v2.component("crosswalk.plotly", js=_JS, isolate_styles=False)
+_element = st.components.v2.component("crosswalk.plotly", js=_JS, css=_CSS, isolate_styles=False)
 
 # A figure's JSON and revision, kept while the figure lives (the pages' figures are cached, so a
 # rerun does not write the same JSON again).

@@ -269,7 +269,7 @@ def test_map_lists_a_selection_made_on_the_map_it_shows_only(app_store):
     sent = _sent(app)
     assert sent["selectable"] is True
     drawn = data.map_figure([], [])[1]
-    chosen = [[int(i)] for i in drawn["excerpt_id"].head(3)]  # plotly sends each as [id]
+    chosen = [[int(i)] for i in drawn["excerpt_id"].head(3)]  # a point's customdata may be a list
     app.session_state["map_chart"] = {"selection": {"revision": sent["revision"], "points": chosen}}
     app.run()
     assert [s.value for s in app.subheader] == ["3 selected excerpts"]
