@@ -45,6 +45,11 @@ def chart(figure, *, key: str, selectable: bool = False) -> list:
     return plotly_element.plotly_chart(figure, key=key, selectable=selectable)
 
 
+def prepare_chart(figure) -> None:
+    """Ready a figure for `chart` ahead of the page that draws it (the server's warm-up)."""
+    plotly_element.prepare(figure)
+
+
 def drawing(chart_html: str) -> None:
     """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
     library to load, and each bar or cell still shows its numbers on hover."""

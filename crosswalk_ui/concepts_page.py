@@ -12,6 +12,7 @@ from crosswalk_ui.components import (
     excerpt_columns,
     field_name,
     on_demand,
+    prepare_chart,
 )
 from pipelines import views
 
@@ -46,7 +47,7 @@ def render() -> None:
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page)."""
     frameworks = data.result("frameworks") or []
-    data.concept_graph(_graph_colours())
+    prepare_chart(data.concept_graph(_graph_colours())[2])
     concepts = _concept_keys(frameworks)
     if concepts:
         data.concept_scores(default_concept(concepts))

@@ -10,6 +10,7 @@ from crosswalk_ui.components import (
     excerpt_cards,
     field_name,
     on_demand,
+    prepare_chart,
 )
 from pipelines.exports import neutralise
 from pipelines.figures import LEGEND_KEYS
@@ -20,8 +21,8 @@ SLUG = "map"
 
 
 def warm() -> None:
-    """Build the unfiltered map (called by the server's warm-up, off any page)."""
-    data.map_figure([], [])
+    """Build the unfiltered map and its JSON (called by the server's warm-up, off any page)."""
+    prepare_chart(data.map_figure([], [])[2])
 
 
 def render() -> None:

@@ -151,21 +151,44 @@ _JS = (
     + KEEP_CHOICES
     + KEYBOARD_BUTTONS
     + """
+  const kept = (window.__cwKept = window.__cwKept || {});
+  const purge = chart => { if (window.Plotly) window.Plotly.purge(chart); };
   let box = parentElement.querySelector(".cw-plotly");
   if (!box) {
-    box = document.createElement("div");
-    box.className = "cw-plotly";
-    box.style.width = "100%";
+    // The chart this key drew when its page was last shown, kept as drawn (see `release`).
+    box = kept[data.key];
+    delete kept[data.key];
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "cw-plotly";
+      box.style.width = "100%";
+      box.cwKeys = new MutationObserver(() => keyboardButtons(box));
+    }
     parentElement.appendChild(box);
-    box.cwKeys = new MutationObserver(() => keyboardButtons(box));
     box.cwKeys.observe(box, {childList: true, subtree: true});
+    // The page may be wider or narrower than when the chart was drawn.
+    const drawn = box._fullLayout && box._fullLayout.width;
+    if (drawn && box.clientWidth && Math.abs(drawn - box.clientWidth) > 1) {
+      window.Plotly.Plots.resize(box);
+    }
   }
   box.cwSend = setStateValue;
-  // Streamlit calls this when the element goes (another page): plotly lets go of the chart,
-  // its listeners on the window among it.
+  // Streamlit calls this when the element goes (another page). The chart is kept, detached and
+  // as drawn, one per key in this tab, so that coming back to the page shows it without plotly
+  // drawing it again (0.25-0.4 s for the Map); a changed figure then updates it in place. A chart
+  // with a selection is let go instead: Python forgets the selection with the page, so the chart
+  // must not show one. Letting go purges it, its listeners on the window among it.
   const release = () => {
     box.cwKeys.disconnect();
-    if (window.Plotly) window.Plotly.purge(box);
+    box.remove();
+    const before = kept[data.key];
+    if (before && before !== box) purge(before);
+    if (box.cwSelected || box.cwFailed || !box._fullLayout) {
+      purge(box);
+      delete kept[data.key];
+    } else {
+      kept[data.key] = box;
+    }
   };
   if (box.dataset.revision === data.revision) return release;
   const revision = data.revision;
@@ -193,6 +216,7 @@ _JS = (
       if (box.cwSelected) select([]);
     })
     .catch(error => {
+      box.cwFailed = true;
       box.style.height = "auto";
       box.textContent = "The chart could not be drawn (" + error.message + "). If its drawing " +
         "library, plotly.js, did not load, start the app with `make run`, which serves it.";
@@ -225,6 +249,12 @@ def _spec(figure) -> tuple[str, str]:
     return _SPECS[key]
 
 
+def prepare(figure) -> None:
+    """Write the figure's JSON ahead (the server's warm-up, for the first view of the Map and the
+    concept graph): 30 ms for the Map's figure, otherwise spent on its first visit."""
+    _spec(figure)
+
+
 def plotly_chart(figure, *, key: str, selectable: bool = False) -> list:
     """Draw `figure` (a plotly figure, in its own template) under `key`. With `selectable`, return
     the `customdata` of the points the reader last selected with the lasso or box on this very
@@ -232,7 +262,7 @@ def plotly_chart(figure, *, key: str, selectable: bool = False) -> list:
     spec, revision = _spec(figure)
     state = _element(
         key=key,
-        data={"spec": spec, "revision": revision, "selectable": selectable},
+        data={"key": key, "spec": spec, "revision": revision, "selectable": selectable},
         on_selection_change=lambda: None,
     )
     selection = state.get("selection") if state else None

@@ -320,14 +320,43 @@ def test_map_lasso_lists_the_selected_excerpts_until_the_map_changes(browser, se
     page.close()
 
 
-def test_leaving_the_map_releases_its_chart(browser, server):
+def _go(page, name: str, ready: str) -> None:
+    page.get_by_role("link", name=name).first.click()
+    page.get_by_text(ready).first.wait_for(timeout=60000)
+    _wait_idle(page)
+
+
+def test_the_map_kept_while_away_comes_back_as_drawn_unless_a_selection_went(browser, server):
     page = _open_map(browser, server)
     page.evaluate("window.__cwMapBox = document.querySelector('.cw-plotly')")
-    assert page.evaluate("!!window.__cwMapBox._fullLayout")
-    page.get_by_role("link", name="Search").first.click()
-    page.get_by_label("Search the excerpts by meaning").wait_for(timeout=60000)
-    page.wait_for_function("() => !window.__cwMapBox.isConnected", timeout=30000)
+    fields = page.evaluate(_LEGEND)
+    _go(page, "Search", "Search the excerpts by meaning")
+    # Away from the Map, its chart is kept out of the page, as drawn.
+    assert page.evaluate("!window.__cwMapBox.isConnected && !!window.__cwMapBox._fullLayout")
+    assert page.evaluate("window.__cwKept.map_chart === window.__cwMapBox")
+    _go(page, "Map", "Evidence type")
+    _wait_drawn(page)
+    # Back on the Map, the same chart, not drawn again, and it still works: the buttons (by
+    # keyboard too) recolour it, and hover names the colour's value.
+    assert page.evaluate("document.querySelector('.cw-plotly') === window.__cwMapBox")
+    assert page.evaluate(_LEGEND) == fields
+    page.locator(".updatemenu-button").filter(has_text="theme").focus()
+    page.keyboard.press("Enter")
+    _wait_more_colours_than(page, len(fields))
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "theme"
+    assert _hover_first_line(page) not in set(fields) | {""}
+    # A chart with a selection is not kept: the page's list of it goes with the page.
+    _lasso(page, 0.2, 0.2, 0.45)
+    page.get_by_text(re.compile(r"^\d+ selected excerpts$")).wait_for(timeout=60000)
+    _wait_idle(page)
+    _go(page, "Search", "Search the excerpts by meaning")
     assert page.evaluate("window.__cwMapBox._fullLayout === undefined")  # plotly let go of it
+    assert page.evaluate("window.__cwKept.map_chart === undefined")
+    _go(page, "Map", "Evidence type")
+    _wait_drawn(page)
+    assert page.evaluate("document.querySelector('.cw-plotly') !== window.__cwMapBox")
+    assert not page.evaluate("document.querySelector('.cw-plotly').data[0].selectedpoints")
+    assert page.get_by_text(re.compile(r"^\d+ selected excerpts$")).count() == 0
     page.close()
 
 

@@ -36,3 +36,15 @@ def test_a_figure_is_written_once_and_its_revision_follows_its_content():
     assert plotly_element._spec(same)[1] == revision  # a rebuilt figure keeps a selection
     other = go.Figure(go.Scatter(x=[1, 2], y=[3, 5], customdata=[7, 8]))
     assert plotly_element._spec(other)[1] != revision
+
+
+def test_a_prepared_figure_is_not_written_again_when_drawn(monkeypatch):
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    plotly_element.prepare(figure)
+
+    def written_again(*args, **kwargs):
+        raise AssertionError("the figure's JSON was written again")
+
+    monkeypatch.setattr(plotly_element.pio, "to_json", written_again)
+    spec, revision = plotly_element._spec(figure)
+    assert json.loads(spec)["data"][0]["x"] == [1, 2] and revision
