@@ -25,6 +25,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from crosswalk_ui.serve import PRELOAD_THREAD
 from pipelines import store
 
 # Above this many points the map draws a fixed, evenly spread sample (the page says so): a
@@ -332,6 +333,8 @@ def require_run() -> bool:
 
 WARM_UP_DELAY = 3.0  # seconds after the first page's script ends
 WARM_UP_THREAD = "crosswalk-warm-up"
+# The threads that compute ahead of any page: this warm-up and the launcher's preload.
+_OFF_PAGE_THREADS = {WARM_UP_THREAD, PRELOAD_THREAD}
 
 
 class _OffAnyPage(logging.Filter):
@@ -340,7 +343,7 @@ class _OffAnyPage(logging.Filter):
     whoever read the server's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName != WARM_UP_THREAD
+        return record.threadName not in _OFF_PAGE_THREADS
 
 
 logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(

@@ -20,35 +20,14 @@ def render() -> None:
             "The store is empty. Add files on the Corpus page or with `python -m pipelines ingest FILE`."
         )
         return
-    labels, colours = data.field_labels(), data.field_colours()
     st.write(
         f"{len(frame)} excerpts from {frame['source_id'].nunique()} sources in {frame['field'].nunique()} fields, "
         f"{(frame['evidence_type'] == 'lived_experience').sum()} of them from lived-experience sources."
     )
     counts = data.corpus_counts()
-    for column, (table, x, title) in zip(
-        st.columns(2),
-        [
-            ("evidence", "evidence_type", "Excerpts by evidence type and field"),
-            ("year", "years from", "Excerpts by publication years (5-year bins)"),
-        ],
-        strict=True,
-    ):
+    for column, chart in zip(st.columns(2), _count_charts(counts), strict=True):
         with column:
-            drawing(
-                data.figure(
-                    f"start_{table}",
-                    build=lambda table=table, x=x, title=title: charts.stacked_bars(
-                        counts[table],
-                        x=x,
-                        stack="field",
-                        colours=colours,
-                        labels=labels,
-                        title=title,
-                        x_title=x.replace("_", " "),
-                    ),
-                )
-            )
+            drawing(chart)
     on_demand(
         "The same counts as a table",
         "start_counts_open",
@@ -70,19 +49,7 @@ def render() -> None:
         "Bars show what share of each field's definitions falls in each family."
     )
     if not shares.empty:
-        drawing(
-            data.figure(
-                "start_families",
-                build=lambda: charts.grouped_bars(
-                    shares,
-                    category="family",
-                    group="field",
-                    colours=colours,
-                    labels=labels,
-                    title="Families of definitions",
-                ),
-            )
-        )
+        drawing(_families_chart(shares))
         on_demand(
             "The shares as a table",
             "start_families_open",
@@ -127,6 +94,58 @@ def render() -> None:
             "corrected for the number of tests). The corpus is a curated sample of the literature, not all of it; "
             "themes marked fragile change when the corpus is resampled. The tool explores concepts; it never scores people."
         )
+
+
+def warm() -> None:
+    """Compute what the page's first view shows: called as the server starts (`serve`), while the
+    browser loads Streamlit, and again by the warm-up (then all cached)."""
+    if data.facets().empty:
+        return
+    _count_charts(data.corpus_counts())
+    if data.run_id() is None:
+        return
+    lens = data.result("definitions") or {}
+    shares = views.family_shares(lens)
+    if not shares.empty:
+        _families_chart(shares)
+    views.headline_findings(data.themes()[0])
+
+
+def _count_charts(counts: dict) -> list[str]:
+    """The corpus by evidence type and by years, each bar stacked by field."""
+    labels, colours = data.field_labels(), data.field_colours()
+    return [
+        data.figure(
+            f"start_{table}",
+            build=lambda table=table, x=x, title=title: charts.stacked_bars(
+                counts[table],
+                x=x,
+                stack="field",
+                colours=colours,
+                labels=labels,
+                title=title,
+                x_title=x.replace("_", " "),
+            ),
+        )
+        for table, x, title in [
+            ("evidence", "evidence_type", "Excerpts by evidence type and field"),
+            ("year", "years from", "Excerpts by publication years (5-year bins)"),
+        ]
+    ]
+
+
+def _families_chart(shares) -> str:
+    return data.figure(
+        "start_families",
+        build=lambda: charts.grouped_bars(
+            shares,
+            category="family",
+            group="field",
+            colours=data.field_colours(),
+            labels=data.field_labels(),
+            title="Families of definitions",
+        ),
+    )
 
 
 @st.fragment

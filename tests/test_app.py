@@ -81,22 +81,31 @@ def test_every_page_renders(page, app_store):
 
 
 def test_first_views_reuse_what_the_warm_up_computed(app_store, monkeypatch):
-    """The server's warm-up runs each page's `warm()`; the page's first view then builds none of
-    it again (the concept graph, a concept's scores, the tool lens)."""
-    from pipelines import figures
+    """The server's warm-up runs each page's `warm()` (the launcher's preload, the Start page's);
+    the page's first view then builds none of it again (the Start page's charts, the concept
+    graph, a concept's scores, the tool lens)."""
+    from pipelines import charts, figures
 
     built: Counter = Counter()
     for module, name in (
+        (charts, "stacked_bars"),
+        (charts, "grouped_bars"),
         (figures, "concept_graph_figure"),
         (views, "concept_scores"),
         (views, "tool_lens"),
     ):
         monkeypatch.setattr(module, name, counted(getattr(module, name), built, name))
     warmed = [page for page in pages.ALL if hasattr(page, "warm")]
-    assert {pages.concepts_page, pages.compare_page} <= set(warmed)
+    assert {pages.start_page, pages.concepts_page, pages.compare_page} <= set(warmed)
     for page in warmed:
         page.warm()
-    assert set(built) == {"concept_graph_figure", "concept_scores", "tool_lens"}
+    assert set(built) == {
+        "stacked_bars",
+        "grouped_bars",
+        "concept_graph_figure",
+        "concept_scores",
+        "tool_lens",
+    }
     after_warm_up = Counter(built)
     for page in warmed:
         test = page_test(page)
@@ -397,6 +406,28 @@ def test_compare_lists_frameworks_by_their_names(app_store):
     assert "chime" not in box.options
     box.set_value("recovery_capital").run()
     assert not app.exception
+
+
+def test_the_launchers_preload_readies_the_first_page(app_store, monkeypatch):
+    from crosswalk_ui import serve
+    from pipelines import charts
+
+    built: Counter = Counter()
+    monkeypatch.setattr(charts, "stacked_bars", counted(charts.stacked_bars, built, "bars"))
+    serve._preload()
+    assert built["bars"] == 2  # the corpus by evidence type and by years
+    test = page_test(pages.start_page)
+    test.run()
+    assert not test.exception and built["bars"] == 2
+
+
+def test_the_preload_leaves_an_unreadable_store_to_the_page(tmp_path, monkeypatch, caplog):
+    from crosswalk_ui import serve
+
+    monkeypatch.setenv("CROSSWALK_DB", str(tmp_path))  # a folder, not a store
+    with caplog.at_level("INFO", logger="crosswalk_ui.serve"):
+        serve._preload()
+    assert "the first page was not prepared ahead" in caplog.text
 
 
 def test_serve_runs_the_app_with_the_options_given(monkeypatch):
