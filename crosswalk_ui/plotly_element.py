@@ -169,7 +169,7 @@ _JS = (
     // The page may be wider or narrower than when the chart was drawn.
     const drawn = box._fullLayout && box._fullLayout.width;
     if (drawn && box.clientWidth && Math.abs(drawn - box.clientWidth) > 1) {
-      window.Plotly.Plots.resize(box);
+      window.Plotly.Plots.resize(box).catch(() => {});
     }
   }
   box.cwSend = setStateValue;

@@ -334,11 +334,18 @@ def test_the_map_kept_while_away_comes_back_as_drawn_unless_a_selection_went(bro
     # Away from the Map, its chart is kept out of the page, as drawn.
     assert page.evaluate("!window.__cwMapBox.isConnected && !!window.__cwMapBox._fullLayout")
     assert page.evaluate("window.__cwKept.map_chart === window.__cwMapBox")
+    drawn_width = page.evaluate("window.__cwMapBox._fullLayout.width")
+    page.set_viewport_size({"width": 1100, "height": 1000})  # the window narrows meanwhile
     _go(page, "Map", "Evidence type")
     _wait_drawn(page)
-    # Back on the Map, the same chart, not drawn again, and it still works: the buttons (by
-    # keyboard too) recolour it, and hover names the colour's value.
+    # Back on the Map, the same chart, not drawn again, fitted to the narrower page, and it still
+    # works: the buttons (by keyboard too) recolour it, and hover names the colour's value.
     assert page.evaluate("document.querySelector('.cw-plotly') === window.__cwMapBox")
+    page.wait_for_function(
+        "() => Math.abs(window.__cwMapBox._fullLayout.width - window.__cwMapBox.clientWidth) <= 1",
+        timeout=10000,
+    )
+    assert page.evaluate("window.__cwMapBox._fullLayout.width") < drawn_width
     assert page.evaluate(_LEGEND) == fields
     page.locator(".updatemenu-button").filter(has_text="theme").focus()
     page.keyboard.press("Enter")
