@@ -66,9 +66,14 @@ const loadPlotly = () => {
 # of the same kinds does not. The prefetch on the first page draws a small chart of the kinds the
 # app draws (points coloured one by one, lines, text, buttons, a note, a legend) out of sight
 # while the reader reads, and removes it. (No markup in it: inside `st.html`, a "<" in a script
-# stopped the whole script from running.)
+# stopped the whole script from running.) Plotly clears the pending throttles of every chart in
+# the tab whenever it draws a new chart or purges one (`Plots.purge`), and a lasso being drawn on
+# the Map then never reports its selection. So when the page already shows a chart (the first
+# page can be the Map), plotly is warm and nothing is drawn; and the warm chart is removed
+# without a purge (drawn without `responsive`, it leaves no listener on the window).
 WARM_PLOTLY = """
 const warmPlotly = Plotly => {
+  if (document.querySelector(".cw-plotly .main-svg")) { window.__cwPlotlyWarmed = true; return; }
   const box = document.createElement("div");
   box.className = "cw-plotly-warm";
   box.style.cssText = "position:absolute;left:-10000px;top:0;width:800px;height:500px;visibility:hidden";
@@ -88,9 +93,9 @@ const warmPlotly = Plotly => {
     updatemenus: [{type: "buttons", direction: "right", active: 0, buttons: [
       {label: "one", method: "restyle", args: [{"marker.color": [["#000"]]}]},
       {label: "two", method: "restyle", args: [{"marker.color": [["#fff"]]}]}]}]};
-  return Plotly.newPlot(box, [points, lines, named], layout, {displaylogo: false, responsive: true})
+  return Plotly.newPlot(box, [points, lines, named], layout, {displaylogo: false})
     .then(() => Plotly.react(box, [points, lines], layout))
-    .finally(() => { Plotly.purge(box); box.remove(); window.__cwPlotlyWarmed = true; });
+    .finally(() => { box.remove(); window.__cwPlotlyWarmed = true; });
 };
 """
 
