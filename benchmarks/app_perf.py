@@ -440,63 +440,77 @@ class Log(list):
             page.keyboard.press("Escape")
 
 
-def interactions(page) -> list[tuple[str, float]]:
+def interaction_steps(page, out: Log) -> list:
     """Widget interactions on each page (selectboxes, a radio, a multiselect, a text filter; the
-    Map's colour buttons), timed."""
-    out = Log()
+    Map's colour buttons), timed into `out`: one step per page, so that two apps can take turns
+    page by page."""
 
-    def go(slug: str, title: str) -> None:
+    def go(title: str) -> None:
         timed(page, lambda: page.get_by_role("link", name=title).first.click())
 
-    go("start", "Start here")
-    families = options_of(page, "Example definitions from each field for the family")
-    for option in families[1:3] + families[:1]:
+    def start() -> None:
+        go("Start here")
+        families = options_of(page, "Example definitions from each field for the family")
+        for option in families[1:3] + families[:1]:
+            out.record(
+                page,
+                "Start: definition family",
+                choose(page, "Example definitions from each field for the family", option),
+            )
+
+    def compare() -> None:
+        go("Compare")
         out.record(
-            page,
-            "Start: definition family",
-            choose(page, "Example definitions from each field for the family", option),
+            page, "Compare: on a theme", lambda: page.get_by_text("a theme", exact=True).click()
         )
-    go("compare", "Compare")
-    out.record(page, "Compare: on a theme", lambda: page.get_by_text("a theme", exact=True).click())
-    out.record(
-        page, "Compare: on a concept", lambda: page.get_by_text("a concept", exact=True).click()
-    )
-    for framework in ["Recovery capital", "CHIME personal recovery processes"]:
         out.record(
-            page,
-            "Compare: coverage framework (typed)",
-            choose(page, "Framework", framework, typed=True),
+            page, "Compare: on a concept", lambda: page.get_by_text("a concept", exact=True).click()
         )
-    go("themes", "Themes")
-    themes = options_of(page, "Theme")
-    for option in themes[1:3] + themes[:1]:
-        out.record(page, "Themes: theme", choose(page, "Theme", option))
-    go("map", "Map")
-    buttons = page.locator(".updatemenu-button")
-    for option in ["theme", "evidence", "field"]:
-        if buttons.count():  # recoloured in the browser
-            button = buttons.filter(has_text=option).first
-            out.record(page, "Map: colour by", button.click, rerun=False)
-        else:  # an app from before #5's colour buttons: a selectbox, and a rerun
-            old = "field name" if option == "field" else option
-            out.record(page, "Map: colour by", choose(page, "Colour by", old))
-    fields = page.locator("[data-testid='stMultiSelect']").first
-    for field in ["Mental health", "Criminal justice"]:
-        out.record(page, "Map: fields filter", lambda f=field: choose_in(page, fields, f))
-        page.keyboard.press("Escape")
-    for field in ["Mental health", "Criminal justice"]:
-        out.record(page, "Map: fields filter", lambda f=field: remove_from(page, f))
-    go("concepts", "Concepts")
-    tools = options_of(page, "Outcome tool")
-    for option in tools[1:] + tools[:1]:
-        out.record(page, "Concepts: outcome tool", choose(page, "Outcome tool", option))
-    go("corpus", "Corpus")
-    box = page.get_by_label("Contains")
-    for text in ["hope", ""]:
-        out.record(
-            page, "Corpus: contains filter", lambda t=text: (box.fill(t), box.press("Enter"))
-        )
-    return out
+        for framework in ["Recovery capital", "CHIME personal recovery processes"]:
+            out.record(
+                page,
+                "Compare: coverage framework (typed)",
+                choose(page, "Framework", framework, typed=True),
+            )
+
+    def themes() -> None:
+        go("Themes")
+        options = options_of(page, "Theme")
+        for option in options[1:3] + options[:1]:
+            out.record(page, "Themes: theme", choose(page, "Theme", option))
+
+    def map_() -> None:
+        go("Map")
+        buttons = page.locator(".updatemenu-button")
+        for option in ["theme", "evidence", "field"]:
+            if buttons.count():  # recoloured in the browser
+                button = buttons.filter(has_text=option).first
+                out.record(page, "Map: colour by", button.click, rerun=False)
+            else:  # an app from before #5's colour buttons: a selectbox, and a rerun
+                old = "field name" if option == "field" else option
+                out.record(page, "Map: colour by", choose(page, "Colour by", old))
+        fields = page.locator("[data-testid='stMultiSelect']").first
+        for field in ["Mental health", "Criminal justice"]:
+            out.record(page, "Map: fields filter", lambda f=field: choose_in(page, fields, f))
+            page.keyboard.press("Escape")
+        for field in ["Mental health", "Criminal justice"]:
+            out.record(page, "Map: fields filter", lambda f=field: remove_from(page, f))
+
+    def concepts() -> None:
+        go("Concepts")
+        tools = options_of(page, "Outcome tool")
+        for option in tools[1:] + tools[:1]:
+            out.record(page, "Concepts: outcome tool", choose(page, "Outcome tool", option))
+
+    def corpus() -> None:
+        go("Corpus")
+        box = page.get_by_label("Contains")
+        for text in ["hope", ""]:
+            out.record(
+                page, "Corpus: contains filter", lambda t=text: (box.fill(t), box.press("Enter"))
+            )
+
+    return [start, compare, themes, map_, concepts, corpus]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -513,8 +527,8 @@ def measure(
 ) -> dict[str, dict]:
     """Page switches, widget interactions and searches on each served app (the apps, or with
     `floor` the minimal one). With two apps (this and `--before`) both are served at once and the
-    measurements alternate between them, round by round and search by search, so a drift in the
-    machine's speed falls on both alike."""
+    measurements alternate between them (switches round by round, widgets page by page, searches
+    one by one), so a drift in the machine's speed falls on both alike."""
     served, pages = {}, {}
     try:
         for name, app in apps.items():
@@ -542,11 +556,20 @@ def measure(
                             title,
                         )
                     )
+        if floor:
+            for name, page in pages.items():
+                found[name]["widgets"] = floor_interactions(page, rounds)
+        else:
+            # Page by page, each app in turn, like the switches.
+            steps = {}
+            for name, page in pages.items():
+                found[name]["widgets"] = Log()
+                steps[name] = interaction_steps(page, found[name]["widgets"])
+            for turn in zip(*steps.values(), strict=True):
+                for name, step in zip(steps, turn, strict=True):
+                    print(f"  ({name})", flush=True)
+                    step()
         for name, page in pages.items():
-            print(f"  ({name})", flush=True)
-            found[name]["widgets"] = (
-                floor_interactions(page, rounds) if floor else interactions(page)
-            )
             timed(page, lambda p=page: p.get_by_role("link", name="Search").first.click())
             found[name]["searches"] = []
         for query in QUERIES * rounds:
