@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from crosswalk_ui import components, data, pages
+from crosswalk_ui import data, pages, prefetch
 
 st.set_page_config(page_title="Crosswalk", page_icon="🔀", layout="wide")
 navigation = st.navigation(
@@ -13,7 +13,7 @@ navigation = st.navigation(
 )
 try:
     navigation.run()
-    components.prefetch_element_code()
+    prefetch.ready_the_browser(navigation.title, pages.ALL)
 finally:
     # After the page, so the first page does not share the CPU with loading the model.
     data.warm_up_in_background()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from html import escape
-from pathlib import Path
 
 import streamlit as st
 
@@ -54,64 +53,6 @@ def drawing(chart_html: str) -> None:
     """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
     library to load, and each bar or cell still shows its numbers on hover."""
     st.html(charts.STYLE + chart_html)
-
-
-# Streamlit's code for the elements that the first page does not draw but others do, which the
-# browser otherwise loads on the first visit to each, with what they import: the widgets of the
-# other pages first (about 100 KB together), then the static table (Compare), the data grid
-# (Themes, Concepts, Corpus); then plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB).
-# With the widgets too, the first visits to Themes and Workshop in a new session took 615 and
-# 396 ms against 761 and 507.
-PREFETCHED = (
-    "Multiselect",
-    "Radio",
-    "TextInput",
-    "TextArea",
-    "Button",
-    "Slider",
-    "Checkbox",
-    "NumberInput",
-    "Table",
-    "DataFrame",
-)
-
-
-def _chunks(names: tuple[str, ...]) -> list[str]:
-    """The file of each named chunk in Streamlit's static folder, where there is exactly one."""
-    folder = Path(st.__file__).parent / "static" / "static" / "js"
-    found = [sorted(p.name for p in folder.glob(f"{name}.*.js")) for name in names]
-    return [files[0] for files in found if len(files) == 1]
-
-
-CHUNKS = _chunks(PREFETCHED)
-PREFETCH_DELAY_MS = 1500
-
-
-def prefetch_element_code() -> None:
-    """Let the browser load the code of the elements other pages draw (`PREFETCHED`) while the
-    reader reads this one, so the first visit to each does not wait for it; then plotly.js, for
-    `plotly_element` (plotly alone took over a second to load on the benchmark machine), and
-    draw a small chart out of sight (`plotly_element.WARM_PLOTLY`). It starts a moment after the
-    page has been drawn, when the browser is idle, one chunk after another. Sent with a session's
-    first page only: a script already scheduled runs even after its element is gone, and later
-    reruns then carry one element fewer. A chunk this Streamlit names otherwise is left out."""
-    if not CHUNKS or st.session_state.get("_element_code_prefetched"):
-        return
-    st.session_state["_element_code_prefetched"] = True
-    st.html(
-        "<script>(() => {"
-        'const index = document.querySelector(\'script[type="module"][src*="/static/js/index."]\');'
-        "if (!index) return;"
-        f"const urls = {CHUNKS!r}.map(name => new URL(name, index.src).href);"
-        + plotly_element.LOAD_PLOTLY
-        + plotly_element.WARM_PLOTLY
-        + "const load = async () => {"
-        "for (const url of urls) await import(url).catch(() => {});"
-        "await loadPlotly().then(warmPlotly).catch(() => {}); };"
-        f"setTimeout(() => (window.requestIdleCallback || setTimeout)(load), {PREFETCH_DELAY_MS});"
-        "})();</script>",
-        unsafe_allow_javascript=True,
-    )
 
 
 # The concept Compare and Concepts open on, when the frameworks have it.

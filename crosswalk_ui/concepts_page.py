@@ -18,6 +18,7 @@ from pipelines import views
 
 TITLE = "Concepts"
 SLUG = "concepts"
+CHART_KEY = "concepts_graph"
 
 
 def render() -> None:
@@ -29,7 +30,7 @@ def render() -> None:
     st.caption(
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
     )
-    chart(graph, key="concepts_graph")
+    chart(graph, key=CHART_KEY)
     on_demand(
         "The crosswalk links as a table",
         "concepts_links_open",
@@ -54,6 +55,13 @@ def warm() -> None:
     tools = _tools(frameworks)
     if tools:
         data.tool_lens(tools[0]["id"])
+
+
+def chart_ahead():
+    """The chart the page opens on, for the first page to draw ahead (`prefetch`)."""
+    if data.run_id() is None:
+        return None
+    return CHART_KEY, data.concept_graph(_graph_colours())[2], False
 
 
 def _graph_colours() -> dict[str, str]:

@@ -351,6 +351,13 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 )
 _warming = threading.Lock()
 _warmed = False
+_warm_up_over = threading.Event()
+
+
+def warmed_up() -> bool:
+    """Whether this server's warm-up has ended (each page's first view is computed, unless the
+    store has no model or run to compute it from)."""
+    return _warm_up_over.is_set()
 
 
 def warm_up_in_background() -> None:
@@ -364,26 +371,34 @@ def warm_up_in_background() -> None:
         _warmed = True
 
     def load(path: str) -> None:
-        # Leave the two cores to the browser while it draws the first page's charts.
-        time.sleep(WARM_UP_DELAY)
-        import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
-
-        _threads.path = path  # the store this server was started on, whatever the env says later
-
-        model = model_id()
-        if model is None:
-            return
-        index()
-        embedder(model)  # Compare and Search need both
-        encode("recovery")
-        from crosswalk_ui import pages  # here: the pages import this module
-
-        for page in pages.ALL:
-            if hasattr(page, "warm"):
-                page.warm()
-        # What is loaded by now (torch, the model, the index, the cached results) lives as long as
-        # the server. Frozen, the collector no longer walks it: a full collection of it took
-        # about 0.6 s, and one could start in the middle of any rerun.
-        gc.freeze()
+        try:
+            _load(path)
+        finally:
+            _warm_up_over.set()
 
     threading.Thread(target=load, args=(db_path(),), name=WARM_UP_THREAD, daemon=True).start()
+
+
+def _load(path: str) -> None:
+    """The warm-up's work, in its thread (`warm_up_in_background`)."""
+    # Leave the two cores to the browser while it draws the first page's charts.
+    time.sleep(WARM_UP_DELAY)
+    import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
+
+    _threads.path = path  # the store this server was started on, whatever the env says later
+
+    model = model_id()
+    if model is None:
+        return
+    index()
+    embedder(model)  # Compare and Search need both
+    encode("recovery")
+    from crosswalk_ui import pages  # here: the pages import this module
+
+    for page in pages.ALL:
+        if hasattr(page, "warm"):
+            page.warm()
+    # What is loaded by now (torch, the model, the index, the cached results) lives as long as
+    # the server. Frozen, the collector no longer walks it: a full collection of it took
+    # about 0.6 s, and one could start in the middle of any rerun.
+    gc.freeze()

@@ -20,9 +20,19 @@ TITLE = "Map"
 SLUG = "map"
 
 
+CHART_KEY = "map_chart"
+
+
 def warm() -> None:
     """Build the unfiltered map and its JSON (called by the server's warm-up, off any page)."""
     prepare_chart(data.map_figure([], [])[2])
+
+
+def chart_ahead():
+    """The chart the page opens on, for the first page to draw ahead (`prefetch`)."""
+    if data.run_id() is None:
+        return None
+    return CHART_KEY, data.map_figure([], [])[2], True
 
 
 def render() -> None:
@@ -61,7 +71,7 @@ def render() -> None:
         "Colour the points with the buttons above the map; draw a lasso or box to list "
         f"excerpts.{sampled}{too_many}"
     )
-    selected = chart(figure, key="map_chart", selectable=True)
+    selected = chart(figure, key=CHART_KEY, selectable=True)
     selected = [s[0] if isinstance(s, list) else s for s in selected]
     if selected:
         chosen = shown[shown["excerpt_id"].isin(selected)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crosswalk_ui import components, pages
+from crosswalk_ui import pages, prefetch
 from pipelines import store, views
 from pipelines.analysis import run_analysis
 from pipelines.embed import HashEmbedder, embed_missing
@@ -450,23 +450,89 @@ def test_the_prefetched_code_is_what_streamlit_serves():
     # A Streamlit that renames one of these would silently lose its prefetch: fail here instead.
     import streamlit as st
 
-    assert len(components.CHUNKS) == len(components.PREFETCHED)
-    for chunk, name in zip(components.CHUNKS, components.PREFETCHED, strict=True):
+    assert len(prefetch.CHUNKS) == len(prefetch.PREFETCHED)
+    for chunk, name in zip(prefetch.CHUNKS, prefetch.PREFETCHED, strict=True):
         assert chunk.startswith(name + ".")
         assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
 
 
-def test_the_app_asks_the_browser_to_prefetch_element_code(app_store):
+def _bidi(app: AppTest, name: str) -> list[dict]:
+    """What the run sent to each of the app's own elements called `name`."""
+    return [
+        json.loads(e.proto.json)
+        for e in app.main
+        if getattr(e, "type", None) == "bidi_component" and e.proto.component_name == name
+    ]
+
+
+def _asks(app: AppTest) -> None:
+    """The browser asks for the next step (the element's trigger, which AppTest cannot press)."""
+    app.session_state["_cw_prefetch"]["asked"] = True
+    app.run()
+
+
+def test_the_start_page_readies_the_other_pages_in_the_browser(app_store, monkeypatch):
+    from crosswalk_ui import data
+
+    warmed = [False]
+    monkeypatch.setattr(data, "warmed_up", lambda: warmed[0])
+    monkeypatch.setattr(data, "warm_up_in_background", lambda: None)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    start = {"chunks": prefetch.CHUNKS, "delay": prefetch.DELAY_MS, "ask": True}
+    assert _bidi(at, "crosswalk.prefetch") == [start]
+    at.run()  # a run before the browser asks (the reader chose something): the same again
+    assert _bidi(at, "crosswalk.prefetch") == [start]
+    # The browser has loaded the code; the server is still warming up: ask again later.
+    _asks(at)
+    assert _bidi(at, "crosswalk.prefetch") == [{"again": prefetch.POLL_MS, "poll": 1}]
+    assert not at.get("multiselect") and not _bidi(at, "crosswalk.plotly")
+    _asks(at)
+    assert _bidi(at, "crosswalk.prefetch") == [{"again": prefetch.POLL_MS, "poll": 2}]
+    # Warm now: one element of each kind, and the charts the Map and Concepts open on, exactly
+    # as those pages send them (so the browser shows the kept chart without drawing it again).
+    warmed[0] = True
+    _asks(at)
+    assert _bidi(at, "crosswalk.prefetch") == [{"drawn": 2}]
+    assert [w.key for w in at.multiselect] == ["cw_ahead_multiselect"]
+    assert len(at.table) == 1 and len(at.dataframe) == 1 and len(at.text_area) == 1
+    ahead = {sent["key"]: sent for sent in _bidi(at, "crosswalk.plotly")}
+    assert set(ahead) == {pages.map_page.CHART_KEY, pages.concepts_page.CHART_KEY}
+    for page in (pages.map_page, pages.concepts_page):
+        (sent,) = _bidi(page_test(page).run(), "crosswalk.plotly")
+        assert ahead[page.CHART_KEY] == sent
+    assert not at.exception
+    # Drawn: the last run takes them away, and nothing is sent after.
+    _asks(at)
+    assert not _bidi(at, "crosswalk.prefetch") and not _bidi(at, "crosswalk.plotly")
+    assert not at.get("multiselect") and not at.table
+    at.run()
+    assert not _bidi(at, "crosswalk.prefetch") and not at.exception
+    assert at.title[0].value == pages.ALL[0].TITLE
 
-    def scripts():
-        return [h.proto for h in at.get("html") if "<script>" in h.proto.body]
 
-    (first,) = scripts()
-    assert all(chunk in first.body for chunk in components.CHUNKS)
-    assert first.unsafe_allow_javascript
-    at.run()  # once a session: later runs do not send it again
-    assert scripts() == []
+def test_the_browser_stops_readying_when_the_reader_moves_on(app_store, monkeypatch):
+    from crosswalk_ui import data
+
+    monkeypatch.setattr(data, "warm_up_in_background", lambda: None)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.session_state["_cw_prefetch"]["page"] = "Compare"  # as if this run were another page's
+    at.run()
+    assert not _bidi(at, "crosswalk.prefetch")
+    _asks(at)  # a late ask from the browser is ignored
+    assert not _bidi(at, "crosswalk.prefetch") and not at.get("multiselect")
+
+
+def test_a_reader_arriving_on_another_page_gets_the_code_loaded_only(app_store):
+    def on_the_map():
+        from crosswalk_ui import pages, prefetch
+
+        pages.map_page.render()
+        prefetch.ready_the_browser(pages.map_page.TITLE, pages.ALL)
+
+    at = AppTest.from_function(on_the_map, default_timeout=60).run()
+    (sent,) = _bidi(at, "crosswalk.prefetch")
+    assert sent["ask"] is False and sent["chunks"] == prefetch.CHUNKS
+    assert len(_bidi(at, "crosswalk.plotly")) == 1  # the Map's own chart only
 
 
 def test_the_warm_up_thread_does_not_warn_that_it_serves_no_page():

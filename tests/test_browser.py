@@ -175,16 +175,37 @@ def test_every_page_renders_in_the_browser(browser, server, slug, ready):
     page.close()
 
 
-def test_the_first_page_readies_plotly_for_later_pages_and_leaves_nothing(browser, server):
+def test_the_first_page_readies_later_pages_and_leaves_nothing_in_sight(browser, server):
     """The Start page's prefetch loads plotly.js and draws a chart out of sight (so the first
-    map or graph does not pay for plotly compiling its code), then removes it. A script that
-    breaks in `st.html` fails silently, so this is checked in the browser."""
+    map or graph does not pay for plotly compiling its code), then has the page draw one element
+    of each kind and the Map's and the graph's charts out of sight and take them away, the charts
+    kept: the Map's first visit shows its chart without drawing it again. Scripts that break
+    fail silently in the browser, so this is checked there."""
     page = _open(browser, server, "How does each field define recovery?")
     page.wait_for_function("() => window.__cwPlotlyWarmed === true", timeout=60000)
-    assert page.evaluate("typeof window.Plotly.react") == "function"
     assert page.evaluate("window.__cwWarmChartDrawn") is True
+    page.wait_for_function(
+        "() => window.__cwKept && window.__cwKept.map_chart && window.__cwKept.concepts_graph",
+        timeout=90000,
+    )
+    _wait_idle(page)
+    assert page.locator(".st-key-cw_ahead").count() == 0
     assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 0
     assert page.locator(".cw-plotly-warm").count() == 0
+    assert page.evaluate("!!window.__cwKept.map_chart._fullLayout")
+    page.evaluate(
+        """() => {
+        const box = window.__cwAhead = window.__cwKept.map_chart;
+        new MutationObserver(() => { if (box.dataset.busy) window.__cwRedrawn = true; })
+          .observe(box, {attributes: true});
+      }"""
+    )
+    _go(page, "Map", "Evidence type")
+    _wait_drawn(page)
+    assert page.evaluate("document.querySelector('.cw-plotly') === window.__cwAhead")
+    assert page.evaluate("window.__cwRedrawn") is None
+    fit = "Math.abs(window.__cwAhead._fullLayout.width - window.__cwAhead.clientWidth) <= 1"
+    assert page.evaluate(fit)  # drawn out of sight at the page's width
     page.close()
 
 
