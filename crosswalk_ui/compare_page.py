@@ -13,6 +13,7 @@ from crosswalk_ui.components import (
     excerpt_columns,
     field_name,
     on_demand,
+    static_table,
 )
 from pipelines import charts, views
 
@@ -49,9 +50,10 @@ def render() -> None:
         st.caption(
             "Words each field uses more than the others: log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008); z above 1.96 is unlikely by chance."
         )
-        # One static table for all the fields, side by side: a grid widget a field was the
-        # slowest thing on the page to draw the first time.
-        st.table(
+        # One static table for all the fields, side by side, as HTML: a grid widget a field was
+        # the slowest thing on the page to draw the first time, and Streamlit's table draws
+        # each cell as a component.
+        static_table(
             views.vocabulary_table(data.result("vocabulary") or [], fields, data.field_labels())
         )
     with right:

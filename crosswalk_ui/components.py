@@ -49,6 +49,11 @@ def prepare_chart(figure) -> None:
     plotly_element.prepare(figure)
 
 
+def static_table(frame, *, index: bool = True) -> None:
+    """A small table read in full (`charts.table`): one element, every value escaped."""
+    st.html(charts.TABLE_STYLE + charts.table(frame, index=index))
+
+
 def drawing(chart_html: str) -> None:
     """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
     library to load, and each bar or cell still shows its numbers on hover."""

@@ -13,6 +13,7 @@ from crosswalk_ui.components import (
     field_name,
     on_demand,
     prepare_chart,
+    static_table,
 )
 from pipelines import views
 
@@ -103,7 +104,7 @@ def _counterparts(frameworks: list[dict]) -> None:
         st.text("Distinctive: " + concept["distinctive"])
     # A static table: a handful of rows, and each link's rationale ("why") is read in full, where
     # a grid cut it to its column's width.
-    st.table(views.related_concepts(frameworks, key), hide_index=True, border="horizontal")
+    static_table(views.related_concepts(frameworks, key), index=False)
     st.subheader("Excerpts that carry it, by field")
     frame = data.excerpts()
     scores = data.concept_scores(key)

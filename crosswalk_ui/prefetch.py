@@ -32,8 +32,7 @@ from crosswalk_ui import data, plotly_element
 
 # Streamlit's code for the elements that the first page does not draw but others do, which the
 # browser otherwise loads on the first visit to each, with what they import: the widgets of the
-# other pages first (about 100 KB together), then the static table (Compare), the data grid
-# (Themes, Concepts, Corpus); then plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB).
+# other pages first (about 100 KB together), then the data grid (Themes, Concepts, Corpus); then plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB).
 # With the widgets too, the first visits to Themes and Workshop in a new session took 615 and
 # 396 ms against 761 and 507.
 PREFETCHED = (
@@ -45,7 +44,6 @@ PREFETCHED = (
     "Slider",
     "Checkbox",
     "NumberInput",
-    "Table",
     "DataFrame",
 )
 
@@ -166,7 +164,6 @@ def _out_of_sight() -> None:
     st.number_input("ahead", key="cw_ahead_number")
     st.checkbox("ahead", key="cw_ahead_checkbox")
     st.button("ahead", key="cw_ahead_button")
-    st.table(table)
     st.dataframe(table, hide_index=True)
     st.header("ahead")
     st.subheader("ahead")

@@ -36,6 +36,28 @@ STYLE = (
 )
 
 
+TABLE_STYLE = (
+    "<style>.cw-table{border-collapse:collapse;width:100%;font-size:.875rem;line-height:1.4}"
+    ".cw-table th,.cw-table td{text-align:left;vertical-align:top;padding:.3rem .6rem;"
+    "border-bottom:1px solid rgba(128,128,128,.3)}.cw-table th{font-weight:600}"
+    ".cw-table td.cw-n{opacity:.7}</style>"
+)
+
+
+def table(frame: pd.DataFrame, *, index: bool = True) -> str:
+    """A small static table as HTML, every value escaped, with the index (its name as its header)
+    as the first column when `index`. Cheaper for the browser than Streamlit's table element,
+    which draws each cell as a component (Compare's vocabulary, Concepts' counterparts)."""
+    names = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
+    head = "".join(f'<th scope="col">{_esc(name)}</th>' for name in names)
+    rows = []
+    for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
+        cells = [f'<td class="cw-n">{_esc(label)}</td>'] if index else []
+        cells += [f"<td>{_esc(value)}</td>" for value in values]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="cw-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def stacked_bars(
     table: pd.DataFrame,
     *,

@@ -186,3 +186,18 @@ def test_an_empty_table_draws_an_empty_chart():
         )
     )
     assert _bars(root) == {}
+
+
+def test_a_static_table_keeps_its_header_rows_and_text_as_text():
+    hostile = "<img src=x onerror=alert(1)> & more"
+    frame = pd.DataFrame(
+        {"Mental health": ["hope (z 9.5, 12×)", "home"], "<b>CJ</b>": [hostile, ""]},
+        index=pd.RangeIndex(1, 3, name="rank"),
+    )
+    root = _parse(charts.table(frame))
+    assert [th.text for th in root.iter("th")] == ["rank", "Mental health", "<b>CJ</b>"]
+    rows = [[td.text or "" for td in tr.iter("td")] for tr in root.find("tbody")]
+    assert rows == [["1", "hope (z 9.5, 12×)", hostile], ["2", "home", ""]]
+    assert {e.tag for e in root.iter()} == {"table", "thead", "tbody", "tr", "th", "td"}
+    without = _parse(charts.table(frame, index=False))
+    assert [th.text for th in without.iter("th")] == ["Mental health", "<b>CJ</b>"]
