@@ -23,9 +23,17 @@ SLUG = "map"
 CHART_KEY = "map_chart"
 
 
+# The single-field maps the warm-up builds ahead, at most (the cache keeps 16 maps).
+WARM_FIELDS = 8
+
+
 def warm() -> None:
-    """Build the unfiltered map and its JSON (called by the server's warm-up, off any page)."""
+    """Build the unfiltered map and the map of each field alone (a reader's usual first filter:
+    building one took 0.1-0.25 s of its first use), with their JSON (called by the server's
+    warm-up, off any page)."""
     prepare_chart(data.map_figure([], [])[2])
+    for field in sorted(data.map_points()["field"].unique())[:WARM_FIELDS]:
+        prepare_chart(data.map_figure([field], [])[2])
 
 
 def chart_ahead():

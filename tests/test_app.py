@@ -114,6 +114,24 @@ def test_first_views_reuse_what_the_warm_up_computed(app_store, monkeypatch):
     assert built == after_warm_up
 
 
+def test_the_warm_up_builds_the_map_of_each_field_ahead(app_store, monkeypatch):
+    from crosswalk_ui import data
+    from pipelines import figures
+
+    built: Counter = Counter()
+    monkeypatch.setattr(figures, "excerpt_map", counted(figures.excerpt_map, built, "map"))
+    pages.map_page.warm()
+    fields = sorted(data.map_points()["field"].unique())
+    assert 2 < len(fields) <= pages.map_page.WARM_FIELDS
+    assert built["map"] == 1 + len(fields)
+    app = page_test(pages.map_page).run()
+    app.multiselect(key="map_fields").set_value([fields[1]]).run()
+    assert not app.exception
+    assert built["map"] == 1 + len(fields)  # a field alone: built ahead
+    app.multiselect(key="map_fields").set_value(fields[:2]).run()
+    assert built["map"] == 2 + len(fields)  # two fields: built when asked for
+
+
 def counted(function, calls: Counter, name: str):
     def wrapper(*args, **kwargs):
         calls[name] += 1
