@@ -21,8 +21,6 @@ SLUG = "map"
 
 
 CHART_KEY = "map_chart"
-
-
 # The single-field maps the warm-up builds ahead, at most (the cache keeps 16 maps).
 WARM_FIELDS = 8
 

@@ -32,9 +32,9 @@ from crosswalk_ui import data, plotly_element
 
 # Streamlit's code for the elements that the first page does not draw but others do, which the
 # browser otherwise loads on the first visit to each, with what they import: the widgets of the
-# other pages first (about 100 KB together), then the data grid (Themes, Concepts, Corpus); then plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB).
-# With the widgets too, the first visits to Themes and Workshop in a new session took 615 and
-# 396 ms against 761 and 507.
+# other pages first (about 100 KB together), then the data grid (Themes, Concepts, Corpus); then
+# plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB). With the widgets too, the first
+# visits to Themes and Workshop in a new session took 615 and 396 ms against 761 and 507.
 PREFETCHED = (
     "Multiselect",
     "Radio",
@@ -154,7 +154,7 @@ def ready_the_browser(page: str, pages) -> None:
 def _out_of_sight() -> None:
     """One element of each kind the other pages show and the first page may not, so that the
     browser has run their code once before a page needs it (a page's first visit took 140-180 ms
-    more without). The reader never sees them, and the next run takes them away."""
+    more without). The reader never sees them, and the last run takes them away."""
     table = pd.DataFrame({"field": ["a", "b"], "n": [1, 2]})
     st.multiselect("ahead", ["a", "b"], default=["a"], key="cw_ahead_multiselect")
     st.radio("ahead", ["a", "b"], horizontal=True, key="cw_ahead_radio")
