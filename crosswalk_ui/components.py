@@ -73,6 +73,12 @@ def field_name(field: str) -> str:
     return data.field_labels().get(field, field)
 
 
+def concept_names(frameworks: list[dict]) -> dict[str, str]:
+    """Each concept's name for reading: its label, then its framework's ("Connectedness (CHIME
+    personal recovery processes)")."""
+    return {c["key"]: f"{c['label']} ({f['label']})" for f in frameworks for c in f["concepts"]}
+
+
 def _meta(row, names: dict[str, str], extra: str) -> str:
     marker = " · ★ lived experience" if row.evidence_type == "lived_experience" else ""
     field = names.get(row.field, row.field)

@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import (
+    concept_names,
+    drawing,
+    excerpt_columns,
+    field_name,
+    on_demand,
+)
 from pipelines import charts, incremental, results, views
 
 TITLE = "Themes"
@@ -88,7 +94,11 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
             f"Stability {theme['stability']:.2f}{' (fragile)' if theme['fragile'] else ''} · {theme['size']} excerpts"
         )
         st.text("Key terms: " + ", ".join(theme["key_terms"]))
-        st.text("Concepts: " + "; ".join(f"{k} ({s:.0%})" for k, s in theme.get("concepts", [])))
+        st.text(
+            _concepts_line(
+                theme.get("concepts", []), concept_names(data.result("frameworks") or [])
+            )
+        )
     on_demand(
         "The numbers behind the verdict",
         "themes_composition_open",
@@ -127,3 +137,12 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
     if st.button("Merge", key="themes_merge") and target:
         results.merge_themes(data.conn(), key, target)
         st.rerun()
+
+
+def _concepts_line(concepts: list, names: dict[str, str]) -> str:
+    """The concepts most often tagged in the theme, by name, each with the share of the theme's
+    excerpts that carry it."""
+    if not concepts:
+        return "Concepts: none of the frameworks' concepts is tagged in this theme."
+    shown = "; ".join(f"{names.get(key, key)}: {share:.0%}" for key, share in concepts)
+    return f"Concepts (share of the theme's excerpts tagged): {shown}"

@@ -185,6 +185,25 @@ def test_theme_rename_persists(app_store):
     assert again.header[0].value == "Hope across services"
 
 
+def test_themes_name_their_concepts_in_words(app_store):
+    """A theme's concepts read as names with their framework, never as stored keys."""
+    app = page_test(pages.themes_page)
+    app.run()
+    conn = store.connect(app_store)
+    run = store.latest_run(conn)["id"]
+    frameworks = store.run_result(conn, run, "frameworks")
+    key = app.selectbox(key="themes_choice").value
+    theme = next(t for t in store.run_result(conn, run, "themes") if t["theme_key"] == key)
+    line = next(t.value for t in app.text if t.value.startswith("Concepts"))
+    assert theme["concepts"], "the bundled corpus tags concepts in its first theme"
+    for concept_key, share in theme["concepts"]:
+        concept, framework = next(
+            (c, f) for f in frameworks for c in f["concepts"] if c["key"] == concept_key
+        )
+        assert f"{concept['label']} ({framework['label']}): {share:.0%}" in line
+        assert concept_key not in line
+
+
 def test_search_groups_results_by_field(app_store):
     app = page_test(pages.search_page)
     app.run()
