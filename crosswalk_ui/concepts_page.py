@@ -3,11 +3,13 @@ carry it, and the tool lens (what an outcome tool covers of the literature's the
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import (
     chart,
+    concept_names,
     default_concept,
     excerpt_columns,
     field_name,
@@ -36,7 +38,7 @@ def render() -> None:
         "The crosswalk links as a table",
         "concepts_links_open",
         lambda: st.dataframe(
-            edges[edges["kind"] == "crosswalk"][["source", "target", "why"]],
+            _links_table(edges, concept_names(frameworks)),
             hide_index=True,
             key="concepts_links_table",
         ),
@@ -63,6 +65,23 @@ def chart_ahead():
     if data.run_id() is None:
         return None
     return CHART_KEY, data.concept_graph(_graph_colours())[2], False
+
+
+def _links_table(edges: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The crosswalk links between concepts, each concept by its name and framework (the
+    graph's nodes are "concept:KEY")."""
+    links = edges[edges["kind"] == "crosswalk"]
+
+    def name(node: str) -> str:
+        return names.get(node.removeprefix("concept:"), node)
+
+    return pd.DataFrame(
+        {
+            "concept": links["source"].map(name),
+            "counterpart": links["target"].map(name),
+            "why they correspond": links["why"],
+        }
+    )
 
 
 def _graph_colours() -> dict[str, str]:
@@ -104,7 +123,18 @@ def _counterparts(frameworks: list[dict]) -> None:
         st.text("Distinctive: " + concept["distinctive"])
     # A static table: a handful of rows, and each link's rationale ("why") is read in full, where
     # a grid cut it to its column's width.
-    static_table(views.related_concepts(frameworks, key), index=False)
+    related = views.related_concepts(frameworks, key)
+    static_table(
+        pd.DataFrame(
+            {
+                "counterpart": related["label"],
+                "framework": related["framework"],
+                "field": related["field"].map(field_name),
+                "why they correspond": related["why"],
+            }
+        ),
+        index=False,
+    )
     st.subheader("Excerpts that carry it, by field")
     frame = data.excerpts()
     scores = data.concept_scores(key)

@@ -225,9 +225,10 @@ def tool_lens(
     covered_at: float = 0.15,
 ) -> pd.DataFrame:
     """Which themes of the literature an outcome tool covers: for each theme, the share of its
-    excerpts tagged with any of the tool's domains, and the domains involved. A theme counts as
-    covered when that share reaches `covered_at`."""
-    tool_keys = {c["key"] for c in tool["concepts"]}
+    excerpts tagged with any of the tool's domains, and the (at most three) domains most often
+    tagged, by name. A theme counts as covered when that share reaches `covered_at`."""
+    domain_names = {c["key"]: c["label"] for c in tool["concepts"]}
+    tool_keys = set(domain_names)
     by_theme: dict[str, list[str]] = {}
     for excerpt, key in assignments.items():
         by_theme.setdefault(key, []).append(excerpt)
@@ -242,14 +243,15 @@ def tool_lens(
             for key in found:
                 domains[key] = domains.get(key, 0) + 1
         share = hit / len(members) if members else 0.0
-        top = sorted(domains, key=lambda k: -domains[k])[:3]
+        # Ties in key order: `found` is a set, whose order differs from one process to the next.
+        top = sorted(domains, key=lambda k: (-domains[k], k))[:3]
         rows.append(
             {
                 "theme": theme["label"],
                 "theme_id": theme["theme_key"],
                 "size": len(members),
                 "share tagged with the tool's domains": round(share, 3),
-                "domains": ", ".join(top),
+                "domains": ", ".join(domain_names[k] for k in top),
                 "covered": share >= covered_at,
             }
         )

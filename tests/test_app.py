@@ -204,6 +204,31 @@ def test_themes_name_their_concepts_in_words(app_store):
         assert concept_key not in line
 
 
+def test_concepts_name_counterparts_links_and_tool_domains_in_words(app_store):
+    """The Concepts page's tables read as names (concepts with their framework, fields, tool
+    domains), not as the stored keys."""
+    app = page_test(pages.concepts_page)
+    app.session_state["concepts_links_open"] = True
+    app.run()
+    assert not app.exception
+    conn = store.connect(app_store)
+    frameworks = store.run_result(conn, store.latest_run(conn)["id"], "frameworks")
+    keys = {c["key"] for f in frameworks for c in f["concepts"]}
+    field_keys = set(store.field_labels(conn)) - set(store.field_labels(conn).values())
+    (table,) = [h.value for h in app.html if '<table class="cw-table">' in h.value]
+    head = re.findall(r'<th scope="col">(.*?)</th>', table)
+    assert head == ["counterpart", "framework", "field", "why they correspond"]
+    cells = [unescape(c) for c in re.findall(r"<td>(.*?)</td>", table)]
+    assert cells and not (set(cells) & (keys | field_keys))
+    links = next(d.value for d in app.dataframe if "counterpart" in d.value.columns)
+    assert len(links) > 0
+    assert not {*links["concept"], *links["counterpart"]} & {*keys, *(f"concept:{k}" for k in keys)}
+    assert links["concept"].str.contains(r"\(.+\)$").all()  # "label (framework)"
+    lens = next(d.value for d in app.dataframe if "domains" in d.value.columns)
+    named = [d for cell in lens["domains"] if cell for d in cell.split(", ")]
+    assert named and not set(named) & keys
+
+
 def test_search_groups_results_by_field(app_store):
     app = page_test(pages.search_page)
     app.run()
