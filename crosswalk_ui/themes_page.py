@@ -144,5 +144,5 @@ def _concepts_line(concepts: list, names: dict[str, str]) -> str:
     excerpts that carry it."""
     if not concepts:
         return "Concepts: none of the frameworks' concepts is tagged in this theme."
-    shown = "; ".join(f"{names.get(key, key)}: {share:.0%}" for key, share in concepts)
-    return f"Concepts (share of the theme's excerpts tagged): {shown}"
+    shown = "".join(f"\n· {names.get(key, key)}: {share:.0%}" for key, share in concepts)
+    return f"Concepts (share of the theme's excerpts tagged):{shown}"
