@@ -48,7 +48,13 @@ def render() -> None:
         "Stability is how often a theme re-forms when the corpus is resampled (1 = always); below 0.6 it is marked fragile. "
         "Verdicts: shared (every field at about its base rate), distinctive (one field over-represented), mixed (anything else)."
     )
-    st.dataframe(summary, hide_index=True, key="themes_table")
+    # The verdict names the field of a distinctive theme: wide enough to read it whole.
+    st.dataframe(
+        summary,
+        hide_index=True,
+        key="themes_table",
+        column_config={"verdict": st.column_config.TextColumn(width="medium")},
+    )
     names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
     _theme(themes, names, frame)
 
