@@ -460,6 +460,20 @@ def test_compare_shows_the_chosen_fields_vocabulary_in_one_table(app_store):
     assert table.count("<tr>") > 1
 
 
+def test_compare_can_show_lived_experience_sources_only(app_store):
+    app = page_test(pages.compare_page)
+    app.run()
+    assert any("lived experience" not in card["meta"] for card in cards(app))
+    app.toggle(key="compare_lived").set_value(True).run()
+    assert not app.exception
+    # The columns side by side are the page's first block of cards (the page's last section,
+    # "same word, different meaning", has its own).
+    columns = next(b.value for b in app.html if '<div class="cw-card"' in b.value)
+    metas = [unescape(m) for m in re.findall(r'<div class="cw-meta">(.*?)</div>', columns)]
+    assert metas and all(m.endswith("★ lived experience") for m in metas)
+    assert re.findall(r"<h4>(.*?)</h4>", columns) == ["Mental health", "Substance use"]
+
+
 def test_compare_lists_frameworks_by_their_names(app_store):
     app = page_test(pages.compare_page)
     app.run()
