@@ -682,9 +682,11 @@ def main() -> int:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
         baseline: list = []
         cold: dict[str, list] = {name: [] for name in apps}
-        for _ in range(args.starts):  # alternated, so all see the same load
+        for start in range(args.starts):  # alternated, so all see the same load
             baseline.append(first_render(browser, hello, db, "Hello"))
-            for name, app in apps.items():
+            # Each start in the other order: the app started right after the one-line page
+            # was otherwise always the same one.
+            for name, app in list(apps.items())[:: -1 if start % 2 else 1]:
                 cold[name].append(first_render(browser, app, db, "Start here"))
                 print(f"first page, {name}: {cold[name][-1]}; hello: {baseline[-1]}", flush=True)
         print(f"measuring {', '.join(apps)}", flush=True)

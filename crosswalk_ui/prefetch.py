@@ -163,6 +163,7 @@ def _out_of_sight() -> None:
     st.text_area("ahead", key="cw_ahead_text_area")
     st.number_input("ahead", key="cw_ahead_number")
     st.checkbox("ahead", key="cw_ahead_checkbox")
+    st.toggle("ahead", key="cw_ahead_toggle")
     st.button("ahead", key="cw_ahead_button")
     st.dataframe(table, hide_index=True)
     st.header("ahead")
