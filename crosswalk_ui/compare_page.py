@@ -8,6 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import (
+    best_per_field,
     default_concept,
     drawing,
     excerpt_columns,
@@ -134,15 +135,8 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
         )
         scores = index.vectors @ data.encode(question)
     lived = st.toggle("Lived-experience sources only", key="compare_lived")
-    if lived:
-        scores = np.where(index.frame["evidence_type"] == "lived_experience", scores, -np.inf)
     st.caption("Definitions come first among each field's most relevant excerpts.")
-    empty = "No lived-experience source of this field in the corpus." if lived else ""
-    excerpt_columns(
-        (field_name(field), "" if len(shown) else empty, shown)
-        for field, chosen in views.side_by_side(scores, index.frame, fields).items()
-        for shown in [chosen[np.isfinite(chosen["relevance"])]]
-    )
+    excerpt_columns(best_per_field(scores, index.frame, fields, lived=lived))
 
 
 @st.fragment

@@ -6,10 +6,11 @@ import re
 from collections.abc import Callable, Iterable
 from html import escape
 
+import numpy as np
 import streamlit as st
 
 from crosswalk_ui import data, plotly_element
-from pipelines import charts
+from pipelines import charts, views
 
 # One style sheet for the excerpt cards; it travels with each block of cards (st.html is not
 # iframed, so the classes apply to the block they arrive with).
@@ -71,6 +72,22 @@ def default_concept(options: list[str]) -> str:
 
 def field_name(field: str) -> str:
     return data.field_labels().get(field, field)
+
+
+def best_per_field(
+    scores: np.ndarray, frame, fields: list[str], *, lived: bool, k: int = 4
+) -> list[tuple[str, str, object]]:
+    """Each field's best excerpts by `scores` (per row of `frame`; -inf is never shown), as
+    `excerpt_columns` groups; with `lived`, lived-experience sources only, and a note for a
+    field that has none."""
+    if lived:
+        scores = np.where(frame["evidence_type"] == "lived_experience", scores, -np.inf)
+    note = "No lived-experience source of this field here." if lived else ""
+    return [
+        (field_name(field), "" if len(shown) else note, shown)
+        for field, chosen in views.side_by_side(scores, frame, fields, k=k).items()
+        for shown in [chosen[np.isfinite(chosen["relevance"])]]
+    ]
 
 
 def concept_names(frameworks: list[dict]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import (
+    best_per_field,
     concept_names,
     drawing,
     excerpt_columns,
@@ -117,14 +118,19 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
         ),
     )
     st.subheader("Representative excerpts per field")
-    excerpt_columns(
-        (
+    if st.toggle("Lived-experience sources only", key="themes_lived"):
+        # The theme's lived-experience members of each field, closest to its centre first.
+        index = data.index()
+        scores = views.theme_scores(data.themes()[1], index.frame, key, index.vectors)
+        fields = [f for f, ids in theme["representatives"].items() if ids]
+        columns = best_per_field(scores, index.frame, fields, lived=True, k=3)
+    else:
+        columns = [
             (field_name(field), "", frame[frame["excerpt_id"].isin(ids)])
             for field, ids in theme["representatives"].items()
             if ids
-        ),
-        per_row=1,
-    )
+        ]
+    excerpt_columns(columns, per_row=1)
 
     st.subheader("Edit")
     with st.form("themes_rename_form"):

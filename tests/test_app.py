@@ -474,6 +474,35 @@ def test_compare_can_show_lived_experience_sources_only(app_store):
     assert re.findall(r"<h4>(.*?)</h4>", columns) == ["Mental health", "Substance use"]
 
 
+def test_themes_can_show_a_themes_lived_experience_sources_only(app_store):
+    app = page_test(pages.themes_page)
+    app.run()
+    conn = store.connect(app_store)
+    run = store.latest_run(conn)["id"]
+    themes = store.run_result(conn, run, "themes")
+    frame = store.excerpts(conn)
+    lived_ids = set(frame.loc[frame["evidence_type"] == "lived_experience", "excerpt_id"])
+    # A theme with lived-experience members in some fields but not in all of them.
+    members = {}
+    for excerpt, theme in store.run_result(conn, run, "assignments").items():
+        members.setdefault(theme, set()).add(int(excerpt))
+    key = next(
+        t["theme_key"]
+        for t in themes
+        if members.get(t["theme_key"], set()) & lived_ids
+        and not (members[t["theme_key"]] <= lived_ids)
+    )
+    app.selectbox(key="themes_choice").set_value(key).run()
+    app.toggle(key="themes_lived").set_value(True).run()
+    assert not app.exception
+    block = next(b.value for b in app.html if '<div class="cw-columns"' in b.value)
+    metas = [unescape(m) for m in re.findall(r'<div class="cw-meta">(.*?)</div>', block)]
+    texts = [unescape(t) for t in re.findall(r'<div class="cw-text">(.*?)</div>', block)]
+    assert metas and all(m.endswith("★ lived experience") for m in metas)
+    by_text = dict(zip(frame["text"], frame["excerpt_id"], strict=False))
+    assert {by_text[t] for t in texts} <= members[key] & lived_ids
+
+
 def test_compare_lists_frameworks_by_their_names(app_store):
     app = page_test(pages.compare_page)
     app.run()
