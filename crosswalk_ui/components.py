@@ -75,14 +75,14 @@ def field_name(field: str) -> str:
 
 
 def best_per_field(
-    scores: np.ndarray, frame, fields: list[str], *, lived: bool, k: int = 4
+    scores: np.ndarray, frame, fields: list[str], *, lived: bool, k: int = 4, empty: str = ""
 ) -> list[tuple[str, str, object]]:
     """Each field's best excerpts by `scores` (per row of `frame`; -inf is never shown), as
-    `excerpt_columns` groups; with `lived`, lived-experience sources only, and a note for a
-    field that has none."""
+    `excerpt_columns` groups, with `empty` as the note of a field that has none; with `lived`,
+    lived-experience sources only."""
     if lived:
         scores = np.where(frame["evidence_type"] == "lived_experience", scores, -np.inf)
-    note = "No lived-experience source of this field here." if lived else ""
+    note = "No lived-experience source of this field here." if lived else empty
     return [
         (field_name(field), "" if len(shown) else note, shown)
         for field, chosen in views.side_by_side(scores, frame, fields, k=k).items()

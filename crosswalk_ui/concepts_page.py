@@ -8,6 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import (
+    best_per_field,
     chart,
     concept_names,
     default_concept,
@@ -136,21 +137,17 @@ def _counterparts(frameworks: list[dict]) -> None:
         index=False,
     )
     st.subheader("Excerpts that carry it, by field")
+    lived = st.toggle("Lived-experience sources only", key="concepts_lived")
     frame = data.excerpts()
-    scores = data.concept_scores(key)
-    carried = {
-        field: chosen[chosen["relevance"] > float("-inf")]
-        for field, chosen in views.side_by_side(
-            scores, frame, sorted(frame["field"].unique()), k=3
-        ).items()
-    }
     excerpt_columns(
-        (
-            field_name(field),
-            "" if len(tagged) else "No excerpt of this field is tagged with the concept.",
-            tagged,
+        best_per_field(
+            data.concept_scores(key),
+            frame,
+            sorted(frame["field"].unique()),
+            lived=lived,
+            k=3,
+            empty="No excerpt of this field is tagged with the concept.",
         )
-        for field, tagged in carried.items()
     )
 
 

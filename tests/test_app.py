@@ -460,18 +460,41 @@ def test_compare_shows_the_chosen_fields_vocabulary_in_one_table(app_store):
     assert table.count("<tr>") > 1
 
 
-def test_compare_can_show_lived_experience_sources_only(app_store):
-    app = page_test(pages.compare_page)
+@pytest.mark.parametrize(
+    "page, switch, fields",
+    [
+        (pages.compare_page, "compare_lived", ["Mental health", "Substance use"]),
+        (
+            pages.concepts_page,
+            "concepts_lived",
+            [
+                "Criminal justice",
+                "Homelessness & multiple disadvantage",
+                "Mental health",
+                "Substance use",
+            ],
+        ),
+    ],
+    ids=["compare", "concepts"],
+)
+def test_excerpts_by_field_can_be_lived_experience_sources_only(page, switch, fields, app_store):
+    app = page_test(page)
     app.run()
-    assert any("lived experience" not in card["meta"] for card in cards(app))
-    app.toggle(key="compare_lived").set_value(True).run()
+
+    def columns() -> str:
+        # The excerpts side by side are the page's first block of columns (Compare's last
+        # section, "same word, different meaning", has its own).
+        return next(b.value for b in app.html if '<div class="cw-columns"' in b.value)
+
+    def metas() -> list[str]:
+        return [unescape(m) for m in re.findall(r'<div class="cw-meta">(.*?)</div>', columns())]
+
+    assert any(not m.endswith("★ lived experience") for m in metas())
+    app.toggle(key=switch).set_value(True).run()
     assert not app.exception
-    # The columns side by side are the page's first block of cards (the page's last section,
-    # "same word, different meaning", has its own).
-    columns = next(b.value for b in app.html if '<div class="cw-card"' in b.value)
-    metas = [unescape(m) for m in re.findall(r'<div class="cw-meta">(.*?)</div>', columns)]
-    assert metas and all(m.endswith("★ lived experience") for m in metas)
-    assert re.findall(r"<h4>(.*?)</h4>", columns) == ["Mental health", "Substance use"]
+    assert metas() and all(m.endswith("★ lived experience") for m in metas())
+    # Each field keeps its column: its cards, or a note that it has none.
+    assert [unescape(h) for h in re.findall(r"<h4>(.*?)</h4>", columns())] == fields
 
 
 def test_themes_can_show_a_themes_lived_experience_sources_only(app_store):
