@@ -119,7 +119,8 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
     )
     st.subheader("Representative excerpts per field")
     if st.toggle("Lived-experience sources only", key="themes_lived"):
-        # The theme's lived-experience members of each field, closest to its centre first.
+        # The theme's lived-experience members of each field closest to its centre (definitions
+        # first among them, as on Compare).
         index = data.index()
         scores = views.theme_scores(data.themes()[1], index.frame, key, index.vectors)
         fields = [f for f, ids in theme["representatives"].items() if ids]
