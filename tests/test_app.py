@@ -72,6 +72,12 @@ def page_test(page) -> AppTest:
     )
 
 
+def stored(path: Path, name: str):
+    """A result of the latest run in the store at `path`."""
+    conn = store.connect(path)
+    return store.run_result(conn, store.latest_run(conn)["id"], name)
+
+
 @pytest.mark.parametrize("page", pages.ALL, ids=lambda p: p.SLUG)
 def test_every_page_renders(page, app_store):
     test = page_test(page)
@@ -189,11 +195,9 @@ def test_themes_name_their_concepts_in_words(app_store):
     """A theme's concepts read as names with their framework, never as stored keys."""
     app = page_test(pages.themes_page)
     app.run()
-    conn = store.connect(app_store)
-    run = store.latest_run(conn)["id"]
-    frameworks = store.run_result(conn, run, "frameworks")
+    frameworks = stored(app_store, "frameworks")
     key = app.selectbox(key="themes_choice").value
-    theme = next(t for t in store.run_result(conn, run, "themes") if t["theme_key"] == key)
+    theme = next(t for t in stored(app_store, "themes") if t["theme_key"] == key)
     line = next(t.value for t in app.text if t.value.startswith("Concepts"))
     assert theme["concepts"], "the bundled corpus tags concepts in its first theme"
     for concept_key, share in theme["concepts"]:
@@ -211,10 +215,9 @@ def test_concepts_name_counterparts_links_and_tool_domains_in_words(app_store):
     app.session_state["concepts_links_open"] = True
     app.run()
     assert not app.exception
-    conn = store.connect(app_store)
-    frameworks = store.run_result(conn, store.latest_run(conn)["id"], "frameworks")
-    keys = {c["key"] for f in frameworks for c in f["concepts"]}
-    field_keys = set(store.field_labels(conn)) - set(store.field_labels(conn).values())
+    keys = {c["key"] for f in stored(app_store, "frameworks") for c in f["concepts"]}
+    labels = store.field_labels(store.connect(app_store))
+    field_keys = set(labels) - set(labels.values())
     (table,) = [h.value for h in app.html if '<table class="cw-table">' in h.value]
     head = re.findall(r'<th scope="col">(.*?)</th>', table)
     assert head == ["counterpart", "framework", "field", "why they correspond"]
@@ -500,14 +503,12 @@ def test_excerpts_by_field_can_be_lived_experience_sources_only(page, switch, fi
 def test_themes_can_show_a_themes_lived_experience_sources_only(app_store):
     app = page_test(pages.themes_page)
     app.run()
-    conn = store.connect(app_store)
-    run = store.latest_run(conn)["id"]
-    themes = store.run_result(conn, run, "themes")
-    frame = store.excerpts(conn)
+    themes = stored(app_store, "themes")
+    frame = store.excerpts(store.connect(app_store))
     lived_ids = set(frame.loc[frame["evidence_type"] == "lived_experience", "excerpt_id"])
     # A theme with lived-experience members in some fields but not in all of them.
     members = {}
-    for excerpt, theme in store.run_result(conn, run, "assignments").items():
+    for excerpt, theme in stored(app_store, "assignments").items():
         members.setdefault(theme, set()).add(int(excerpt))
     key = next(
         t["theme_key"]
