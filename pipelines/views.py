@@ -161,10 +161,16 @@ def coverage_matrix(
     *,
     framework: str | None = None,
 ) -> pd.DataFrame:
-    """Concept x field: the share of each field's excerpts tagged with the concept."""
+    """Concept x field: the share of each field's excerpts tagged with the concept. Rows are
+    named by the concepts' labels, with their keys only where two labels are the same (across
+    frameworks, without `framework`)."""
     keys = [k for k in coverage if framework is None or k.split("/")[0] == framework]
     matrix = pd.DataFrame({k: coverage[k] for k in keys}).T
-    matrix.index = [f"{concept_labels.get(k, k)} ({k})" for k in keys]
+    names = [concept_labels.get(k, k) for k in keys]
+    twice = {name for name in names if names.count(name) > 1}
+    matrix.index = [
+        f"{name} ({k})" if name in twice else name for name, k in zip(names, keys, strict=True)
+    ]
     return matrix
 
 

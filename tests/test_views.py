@@ -41,3 +41,17 @@ def test_tool_lens_names_a_themes_most_tagged_domains_in_a_fixed_order():
     assert bool(table.loc["T2", "covered"]) is False
     # Themes it misses come first.
     assert table.index.tolist() == ["T2", "T1"]
+
+
+def test_coverage_rows_are_named_by_label_with_the_key_only_where_labels_repeat():
+    coverage = {
+        "chime/hope": {"a": 0.5, "b": 0.25},
+        "chime/identity": {"a": 0.1, "b": 0.0},
+        "star/hope": {"a": 0.2, "b": 0.3},
+    }
+    labels = {"chime/hope": "Hope", "chime/identity": "Identity", "star/hope": "Hope"}
+    chime = views.coverage_matrix(coverage, labels, framework="chime")
+    assert chime.index.tolist() == ["Hope", "Identity"]
+    assert chime.loc["Hope"].tolist() == [0.5, 0.25]
+    every = views.coverage_matrix(coverage, labels)
+    assert every.index.tolist() == ["Hope (chime/hope)", "Identity", "Hope (star/hope)"]
