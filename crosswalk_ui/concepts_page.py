@@ -124,18 +124,7 @@ def _counterparts(frameworks: list[dict]) -> None:
         st.text("Distinctive: " + concept["distinctive"])
     # A static table: a handful of rows, and each link's rationale ("why") is read in full, where
     # a grid cut it to its column's width.
-    related = views.related_concepts(frameworks, key)
-    static_table(
-        pd.DataFrame(
-            {
-                "counterpart": related["label"],
-                "framework": related["framework"],
-                "field": related["field"].map(field_name),
-                "why they correspond": related["why"],
-            }
-        ),
-        index=False,
-    )
+    static_table(views.related_concepts(frameworks, key, data.field_labels()), index=False)
     st.subheader("Excerpts that carry it, by field")
     lived = st.toggle("Lived-experience sources only", key="concepts_lived")
     frame = data.excerpts()

@@ -191,35 +191,35 @@ def vocabulary_table(
     return table
 
 
-def related_concepts(frameworks: list[dict], concept_key: str) -> pd.DataFrame:
-    """Crosswalk links of a concept, in both directions, with the other side's framework and field."""
+def related_concepts(
+    frameworks: list[dict], concept_key: str, field_labels: dict[str, str]
+) -> pd.DataFrame:
+    """The crosswalk links of a concept, in both directions, as a reader reads them: each
+    counterpart by its label, with its framework, that framework's field by name, and why they
+    correspond."""
     info = {c["key"]: (c, f) for f in frameworks for c in f["concepts"]}
-    rows = []
+    links = []
     for framework in frameworks:
         for concept in framework["concepts"]:
             for target, why in concept["related"]:
                 if concept["key"] == concept_key and target in info:
-                    other, other_framework = info[target]
-                    rows.append(
-                        {
-                            "concept": target,
-                            "label": other["label"],
-                            "framework": other_framework["label"],
-                            "field": other_framework["field"] or "cross-field",
-                            "why": why,
-                        }
-                    )
+                    links.append((*info[target], why))
                 elif target == concept_key:
-                    rows.append(
-                        {
-                            "concept": concept["key"],
-                            "label": concept["label"],
-                            "framework": framework["label"],
-                            "field": framework["field"] or "cross-field",
-                            "why": why,
-                        }
-                    )
-    return pd.DataFrame(rows, columns=["concept", "label", "framework", "field", "why"])
+                    links.append((concept, framework, why))
+    return pd.DataFrame(
+        [
+            (
+                concept["label"],
+                framework["label"],
+                field_labels.get(framework["field"], framework["field"])
+                if framework["field"]
+                else "cross-field",
+                why,
+            )
+            for concept, framework, why in links
+        ],
+        columns=["counterpart", "framework", "field", "why they correspond"],
+    )
 
 
 def tool_lens(
