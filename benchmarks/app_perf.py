@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from crosswalk_ui.data import WARM_UP_DELAY  # noqa: E402
 from pipelines import store  # noqa: E402
-from pipelines.build import run_build  # noqa: E402
-from pipelines.ingest import BUNDLED_SOURCES, ingest_paths  # noqa: E402
+from pipelines.analysis.build import run_build  # noqa: E402
+from pipelines.ingest.files import BUNDLED_SOURCES, ingest_paths  # noqa: E402
 from tests.test_browser import FLAGS  # noqa: E402  (the browser tests' Chromium flags)
 
 PAGES = ["Start here", "Compare", "Themes", "Map", "Concepts", "Search", "Workshop", "Corpus"]

@@ -41,8 +41,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from benchmarks.app_perf import QUERIES as APP_QUERIES  # noqa: E402
 from benchmarks.app_perf import grow_corpus  # noqa: E402
 from pipelines import store  # noqa: E402
-from pipelines.embed import BUNDLED, agreement, bundled_model_path, get_embedder  # noqa: E402
-from pipelines.ingest import BUNDLED_SOURCES, ingest_paths  # noqa: E402
+from pipelines.embed.embedders import BUNDLED, agreement, bundled_model_path, get_embedder  # noqa: E402
+from pipelines.ingest.files import BUNDLED_SOURCES, ingest_paths  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 LABELS = ROOT / "benchmarks" / "devset" / "labels.csv"
@@ -201,7 +201,7 @@ def bench_bertopic(n: int, vectors: Vectors, folder: Path, *, repeats: int) -> d
     from bertopic import BERTopic
     from sklearn.metrics import normalized_mutual_info_score
 
-    from pipelines.analysis import run_analysis
+    from pipelines.analysis.run import run_analysis
 
     path, _ = grown_texts(n, folder)
     conn = store.connect(folder / f"bertopic-{n}.sqlite")
@@ -267,8 +267,8 @@ def warm_bertopic(vectors: Vectors, folder: Path) -> float:
 
 def scale_one(n: int, folder: Path, *, real_upto: int) -> dict:
     """One corpus size, in its own process so its peak RSS is its own."""
-    from pipelines.build import run_build
-    from pipelines.search import Index
+    from pipelines.analysis.build import run_build
+    from pipelines.embed.search import Index
 
     path, _ = grown_texts(n, folder)
     db = folder / f"scale-{n}.sqlite"
@@ -322,8 +322,8 @@ def scale_one(n: int, folder: Path, *, real_upto: int) -> dict:
     out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     code = (
         "import time; t=time.perf_counter();"
-        "from pipelines import store; from pipelines.search import Index;"
-        "from pipelines.embed import get_embedder;"
+        "from pipelines import store; from pipelines.embed.search import Index;"
+        "from pipelines.embed.embedders import get_embedder;"
         f"c=store.connect({str(db)!r}, readonly=True); r=store.latest_run(c);"
         "store.run_result(c, r['id'], 'themes'); store.run_result(c, r['id'], 'layout');"
         "i=Index.load(c, r['model_id']); e=get_embedder(r['model_id']);"

@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines import store  # noqa: E402
-from pipelines.analysis import run_analysis, theme_analysis  # noqa: E402
-from pipelines.compare import analogues  # noqa: E402
-from pipelines.concepts import all_concepts, load_framework, load_frameworks  # noqa: E402
-from pipelines.embed import embed_missing, get_embedder  # noqa: E402
-from pipelines.ingest import ingest_bundled_corpus  # noqa: E402
-from pipelines.themes import author_surnames, theme_space  # noqa: E402
+from pipelines.analysis.compare import analogues  # noqa: E402
+from pipelines.analysis.concepts import all_concepts, load_framework, load_frameworks  # noqa: E402
+from pipelines.analysis.run import run_analysis, theme_analysis  # noqa: E402
+from pipelines.analysis.themes import author_surnames, theme_space  # noqa: E402
+from pipelines.embed.embedders import embed_missing, get_embedder  # noqa: E402
+from pipelines.ingest.files import ingest_bundled_corpus  # noqa: E402
 
 DEVSET = ROOT / "benchmarks" / "devset"
 

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines import store  # noqa: E402
-from pipelines.concepts import Concept, concept_prototypes  # noqa: E402
-from pipelines.workshop import PackRequest, build_pack, store_context  # noqa: E402
+from pipelines.analysis.concepts import Concept, concept_prototypes  # noqa: E402
+from pipelines.workshop.pack import PackRequest, build_pack, store_context  # noqa: E402
 
 FOCI = {
     "chime/hope": "hope",

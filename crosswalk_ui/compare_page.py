@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import charts, data, views
 from crosswalk_ui.components import (
     best_per_field,
     default_concept,
@@ -16,7 +16,6 @@ from crosswalk_ui.components import (
     on_demand,
     static_table,
 )
-from pipelines import charts, views
 
 TITLE = "Compare"
 SLUG = "compare"

@@ -9,8 +9,7 @@ from html import escape
 import numpy as np
 import streamlit as st
 
-from crosswalk_ui import data, plotly_element
-from pipelines import charts, views
+from crosswalk_ui import charts, data, plotly_element, views
 
 # One style sheet for the excerpt cards; it travels with each block of cards (st.html is not
 # iframed, so the classes apply to the block they arrive with).
@@ -56,7 +55,7 @@ def static_table(frame, *, index: bool = True) -> None:
 
 
 def drawing(chart_html: str) -> None:
-    """A chart drawn on the server (`pipelines.charts`): one element for the browser, no chart
+    """A chart drawn on the server (`crosswalk_ui.charts`): one element for the browser, no chart
     library to load, and each bar or cell still shows its numbers on hover."""
     st.html(charts.STYLE + chart_html)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import data, views
 from crosswalk_ui.components import (
     best_per_field,
     chart,
@@ -18,7 +18,6 @@ from crosswalk_ui.components import (
     prepare_chart,
     static_table,
 )
-from pipelines import views
 
 TITLE = "Concepts"
 SLUG = "concepts"

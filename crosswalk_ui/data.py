@@ -98,7 +98,7 @@ def facets() -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _corpus_counts(path: str, version: tuple) -> dict[str, pd.DataFrame]:
-    from pipelines import views
+    from crosswalk_ui import views
 
     return views.corpus_counts(_facets(path, version))
 
@@ -136,7 +136,7 @@ def theme_edits() -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _themes(path: str, run: int, edits: tuple) -> tuple[list[dict], dict[str, str]]:
-    from pipelines import results
+    from pipelines.analysis import results
 
     return results.effective_themes(connection(path), run)
 
@@ -162,7 +162,7 @@ def model_id() -> str | None:
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
 def embedder(model: str):
-    from pipelines.embed import get_embedder
+    from pipelines.embed.embedders import get_embedder
 
     return get_embedder(model)
 
@@ -179,7 +179,7 @@ def encode(text: str):
 
 @st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
 def _index(path: str, version: tuple, model: str):
-    from pipelines.search import Index
+    from pipelines.embed.search import Index
 
     return Index.load(connection(path), model, frame=_excerpts(path, version))
 
@@ -216,7 +216,7 @@ def figure(name: str, *params, build: Callable[[], object]):
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _map_points(path: str, version: tuple, run: int, edits: tuple, labels: tuple) -> pd.DataFrame:
-    from pipelines import views
+    from crosswalk_ui import views
 
     found, mapped = _themes(path, run, edits)
     return views.map_points(
@@ -247,7 +247,7 @@ def _map_figure(
     evidence: tuple,
     colours: tuple,
 ):
-    from pipelines import figures, views
+    from crosswalk_ui import figures, views
 
     points = _map_points(path, version, run, edits, labels)
     shown = views.filter_points(points, fields=fields, evidence_types=evidence)
@@ -276,7 +276,7 @@ def map_figure(fields: list[str], evidence: list[str]):
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _tool_lens(path: str, run: int, edits: tuple, tool_id: str) -> pd.DataFrame:
-    from pipelines import views
+    from crosswalk_ui import views
 
     found, mapped = _themes(path, run, edits)
     frameworks = _result(path, run, "frameworks") or []
@@ -291,7 +291,7 @@ def tool_lens(tool_id: str) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _concept_scores(path: str, version: tuple, run: int, concept: str):
-    from pipelines import views
+    from crosswalk_ui import views
 
     return views.concept_scores(_result(path, run, "tags") or {}, _excerpts(path, version), concept)
 
@@ -303,7 +303,7 @@ def concept_scores(concept: str):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _concept_graph(path: str, run: int, labels: tuple, colours: tuple):
-    from pipelines import figures
+    from crosswalk_ui import figures
 
     nodes, edges = figures.graph_tables(
         _result(path, run, "graph"), _result(path, run, "graph_layout"), dict(labels)
@@ -383,7 +383,7 @@ def _load(path: str) -> None:
     """The warm-up's work, in its thread (`warm_up_in_background`)."""
     # Leave the two cores to the browser while it draws the first page's charts.
     time.sleep(WARM_UP_DELAY)
-    import pipelines.ingest  # noqa: F401  (the Corpus page's file readers)
+    import pipelines.ingest.files  # noqa: F401  (the Corpus page's file readers)
 
     _threads.path = path  # the store this server was started on, whatever the env says later
 

@@ -13,7 +13,7 @@ from crosswalk_ui.components import excerpt_cards, on_demand
 from pipelines import store
 from pipelines.errors import InputError
 from pipelines.exports import EXPORTERS, export, safe_output_path
-from pipelines.records import EVIDENCE_TYPES
+from pipelines.ingest.records import EVIDENCE_TYPES
 
 TITLE = "Corpus"
 SLUG = "corpus"
@@ -85,8 +85,8 @@ def _excerpt_pages(shown) -> None:
 def _add_files_form() -> None:
     # Imported here: the readers (PDF, Word, Excel) are heavy and no other page needs them; the
     # app's warm-up thread imports them once the first page is served.
-    from pipelines.ingest import ingest_paths, preview
-    from pipelines.readers import READERS, ReadOptions
+    from pipelines.ingest.files import ingest_paths, preview
+    from pipelines.ingest.readers import READERS, ReadOptions
 
     extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
     uploads = st.file_uploader(
@@ -166,7 +166,7 @@ def _add_files_form() -> None:
 
 
 def _rebuild() -> None:
-    from pipelines.build import run_build
+    from pipelines.analysis.build import run_build
 
     bar = st.progress(0.0, text="Starting…")
 
@@ -205,7 +205,7 @@ def _delete_source(frame) -> None:
 @st.fragment
 def _downloads() -> None:
     with st.expander("Download exports"):
-        from pipelines import results  # noqa: F401  (registers the analysis exporters)
+        from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
 
         what = st.selectbox("Export", list(EXPORTERS), key="corpus_export_what")
         fmt = st.selectbox("Format", EXPORTERS[what].formats, key="corpus_export_format")

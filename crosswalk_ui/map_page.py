@@ -12,9 +12,9 @@ from crosswalk_ui.components import (
     on_demand,
     prepare_chart,
 )
+from crosswalk_ui.figures import LEGEND_KEYS
 from pipelines.exports import neutralise
-from pipelines.figures import LEGEND_KEYS
-from pipelines.records import EVIDENCE_TYPES
+from pipelines.ingest.records import EVIDENCE_TYPES
 
 TITLE = "Map"
 SLUG = "map"

@@ -6,7 +6,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import excerpt_columns, field_name
-from pipelines.records import EVIDENCE_TYPES, KINDS
+from pipelines.ingest.records import EVIDENCE_TYPES, KINDS
 
 TITLE = "Search"
 SLUG = "search"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import charts, data, views
 from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
-from pipelines import charts, views
 
 TITLE = "Start here"
 SLUG = "start"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import charts, data, views
 from crosswalk_ui.components import (
     best_per_field,
     concept_names,
@@ -15,7 +15,7 @@ from crosswalk_ui.components import (
     field_name,
     on_demand,
 )
-from pipelines import charts, incremental, results, views
+from pipelines.analysis import incremental, results
 
 TITLE = "Themes"
 SLUG = "themes"

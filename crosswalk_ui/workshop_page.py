@@ -10,9 +10,9 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import field_name
-from pipelines import workshop
 from pipelines.errors import InputError
-from pipelines.workshop_formats import render as render_pack
+from pipelines.workshop import pack as workshop
+from pipelines.workshop.formats import render as render_pack
 
 TITLE = "Workshop"
 SLUG = "workshop"

@@ -9,7 +9,7 @@ import csv
 import sys
 from pathlib import Path
 
-from .records import EVIDENCE_TYPES
+from pipelines.ingest.records import EVIDENCE_TYPES
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, store
-from .errors import InputError
+from pipelines import __version__, store
+from pipelines.errors import InputError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -64,8 +64,8 @@ def open_store(args: argparse.Namespace):
 
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_paths
-    from .readers import ReadOptions
+    from pipelines.ingest.files import ingest_paths
+    from pipelines.ingest.readers import ReadOptions
 
     options = ReadOptions(
         field=args.field,
@@ -107,7 +107,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 @command("build")
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import run_build
+    from pipelines.analysis.build import run_build
 
     conn = open_store(args)
     progress = Progress("build")
@@ -130,8 +130,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import results  # noqa: F401  (registers the analysis exporters)
-    from .exports import export
+    from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
+    from pipelines.exports import export
 
     conn = open_store(args)
     out = Path(args.out)
@@ -141,8 +141,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _index(conn, model: str | None):
-    from .embed import get_embedder
-    from .search import Index
+    from pipelines.embed.embedders import get_embedder
+    from pipelines.embed.search import Index
 
     run = store.latest_run(conn)
     embedder = get_embedder(model or (run["model_id"] if run is not None else None))
@@ -215,8 +215,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 @command("fields")
 def cmd_fields(args: argparse.Namespace) -> int:
-    from .errors import input_error
-    from .records import FIELD_SLUG
+    from pipelines.errors import input_error
+    from pipelines.ingest.records import FIELD_SLUG
 
     conn = open_store(args)
     if args.action == "add":
@@ -236,9 +236,9 @@ def cmd_fields(args: argparse.Namespace) -> int:
 
 @command("workshop")
 def cmd_workshop(args: argparse.Namespace) -> int:
-    from .errors import input_error
-    from .workshop import PackRequest, build_pack_from_store
-    from .workshop_formats import format_for, render
+    from pipelines.errors import input_error
+    from pipelines.workshop.formats import format_for, render
+    from pipelines.workshop.pack import PackRequest, build_pack_from_store
 
     out = Path(args.out)
     fmt = format_for(out, args.format)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store
-from .errors import input_error
+from pipelines import store
+from pipelines.errors import input_error
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .records import DEFAULT_FIELDS, EVIDENCE_TYPES, PALETTE
+from pipelines.ingest.records import DEFAULT_FIELDS, EVIDENCE_TYPES, PALETTE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / "data" / "crosswalk.sqlite"

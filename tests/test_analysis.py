@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from pipelines import store
-from pipelines.analysis import run_analysis
-from pipelines.compare import benjamini_hochberg, composition, log_odds, verdicts
-from pipelines.embed import HashEmbedder, embed_missing
-from pipelines.ingest import ingest_bundled_corpus, ingest_paths
-from pipelines.results import effective_themes, merge_themes, rename_theme
-from pipelines.themes import cluster, normalise
+from pipelines.analysis.compare import benjamini_hochberg, composition, log_odds, verdicts
+from pipelines.analysis.results import effective_themes, merge_themes, rename_theme
+from pipelines.analysis.run import run_analysis
+from pipelines.analysis.themes import cluster, normalise
+from pipelines.embed.embedders import HashEmbedder, embed_missing
+from pipelines.ingest.files import ingest_bundled_corpus, ingest_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -254,7 +254,7 @@ def test_words_separate_themes_the_embeddings_cannot():
     theme features (embeddings + field-centred word analysis) split them exactly."""
     from sklearn.metrics import adjusted_rand_score
 
-    from pipelines.themes import theme_features, theme_space
+    from pipelines.analysis.themes import theme_features, theme_space
 
     rng = np.random.default_rng(0)
     housing = ["tenancy rent landlord eviction", "rent arrears landlord tenancy", "eviction rent"]
@@ -271,7 +271,7 @@ def test_words_separate_themes_the_embeddings_cannot():
 
 
 def test_theme_features_fall_back_to_embeddings_without_shared_words():
-    from pipelines.themes import theme_features
+    from pipelines.analysis.themes import theme_features
 
     vectors = normalise(np.eye(4, dtype=np.float32))
     assert np.array_equal(
@@ -280,13 +280,13 @@ def test_theme_features_fall_back_to_embeddings_without_shared_words():
 
 
 def _concept(framework: str, id_: str, label: str, cues: list[str]):
-    from pipelines.concepts import Concept
+    from pipelines.analysis.concepts import Concept
 
     return Concept(framework=framework, id=id_, label=label, description=label, cues=cues)
 
 
 def test_cue_hits_finds_whole_stemmed_phrases_and_reports_the_first_cue_in_codebook_order():
-    from pipelines.concepts import cue_hits
+    from pipelines.analysis.concepts import cue_hits
 
     concepts = [
         _concept("mine", "work", "Work", ["paid employment", "volunteering"]),
@@ -306,7 +306,7 @@ def test_cue_hits_finds_whole_stemmed_phrases_and_reports_the_first_cue_in_codeb
 
 
 def test_tagging_uses_the_codebooks_words_and_gives_evidence():
-    from pipelines.concepts import concept_prototypes, tag_excerpts
+    from pipelines.analysis.concepts import concept_prototypes, tag_excerpts
 
     concepts = [
         _concept("mine", "housing", "Housing and tenancy", ["tenancy", "eviction"]),
@@ -335,9 +335,9 @@ def test_tagging_uses_the_codebooks_words_and_gives_evidence():
 def test_a_users_codebook_is_tagged_apart_from_the_bundled_frameworks(tmp_path):
     """A codebook's tags do not depend on which other frameworks are loaded, and the bundled
     frameworks cannot crowd it out of the three-tag cap."""
-    from pipelines.analysis import tag_by_framework_group
-    from pipelines.concepts import load_framework, load_frameworks
-    from pipelines.themes import theme_space
+    from pipelines.analysis.concepts import load_framework, load_frameworks
+    from pipelines.analysis.run import tag_by_framework_group
+    from pipelines.analysis.themes import theme_space
 
     frame = pd.read_csv(ROOT / "corpus" / "excerpts.csv").head(120)
     texts = frame["text"].tolist()
@@ -362,7 +362,7 @@ def test_a_users_codebook_is_tagged_apart_from_the_bundled_frameworks(tmp_path):
 
 
 def test_word_analysis_of_a_large_corpus_is_fitted_on_a_fixed_sample(monkeypatch):
-    from pipelines import themes
+    from pipelines.analysis import themes
 
     texts = [f"hope housing work {w} note" for w in ("family", "rent", "job", "peer")] * 10
     fields = ["a", "b"] * 20

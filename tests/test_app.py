@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crosswalk_ui import pages, prefetch
-from pipelines import store, views
-from pipelines.analysis import run_analysis
-from pipelines.embed import HashEmbedder, embed_missing
-from pipelines.ingest import ingest_bundled_corpus
+from crosswalk_ui import pages, prefetch, views
+from pipelines import store
+from pipelines.analysis.run import run_analysis
+from pipelines.embed.embedders import HashEmbedder, embed_missing
+from pipelines.ingest.files import ingest_bundled_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def test_first_views_reuse_what_the_warm_up_computed(app_store, monkeypatch):
     """The server's warm-up runs each page's `warm()` (the launcher's preload, the Start page's);
     the page's first view then builds none of it again (the Start page's charts, the concept
     graph, a concept's scores, the tool lens)."""
-    from pipelines import charts, figures
+    from crosswalk_ui import charts, figures
 
     built: Counter = Counter()
     for module, name in (
@@ -121,8 +121,7 @@ def test_first_views_reuse_what_the_warm_up_computed(app_store, monkeypatch):
 
 
 def test_the_warm_up_builds_the_map_of_each_field_ahead(app_store, monkeypatch):
-    from crosswalk_ui import data
-    from pipelines import figures
+    from crosswalk_ui import data, figures
 
     built: Counter = Counter()
     monkeypatch.setattr(figures, "excerpt_map", counted(figures.excerpt_map, built, "map"))
@@ -366,7 +365,7 @@ def test_the_plotly_pages_send_their_figure_to_the_element(app_store, slug):
 def test_even_sample_is_fixed_and_kept_under_a_filter():
     import pandas as pd
 
-    from pipelines.views import even_sample
+    from crosswalk_ui.views import even_sample
 
     points = pd.DataFrame({"excerpt_id": range(1, 1001), "field": ["a", "b"] * 500})
     first = even_sample(points, 100)
@@ -418,7 +417,7 @@ def test_tables_beside_charts_are_sent_only_once_opened(page, opener, app_store)
 
 def test_a_figure_is_built_once_until_the_store_changes(app_store):
     from crosswalk_ui import data
-    from pipelines import results
+    from pipelines.analysis import results
 
     built = []
 
@@ -437,7 +436,7 @@ def test_a_figure_is_built_once_until_the_store_changes(app_store):
 
 
 def test_vocabulary_table_puts_fields_side_by_side_by_rank():
-    from pipelines.views import vocabulary_table
+    from crosswalk_ui.views import vocabulary_table
 
     vocabulary = [
         {"field": "a", "term": "hope", "z": 3.0, "count": 7},
@@ -539,8 +538,7 @@ def test_compare_lists_frameworks_by_their_names(app_store):
 
 
 def test_the_launchers_preload_readies_the_first_page(app_store, monkeypatch):
-    from crosswalk_ui import serve
-    from pipelines import charts
+    from crosswalk_ui import charts, serve
 
     built: Counter = Counter()
     monkeypatch.setattr(charts, "stacked_bars", counted(charts.stacked_bars, built, "bars"))

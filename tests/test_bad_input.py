@@ -56,7 +56,7 @@ def _truncated_zip(tmp_path, name):
 
 
 def _zip_bomb(tmp_path):
-    from pipelines.readers import MAX_UNZIPPED_BYTES
+    from pipelines.ingest.readers import MAX_UNZIPPED_BYTES
 
     path = tmp_path / "bomb.docx"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.errors import InputError
 from pipelines.exports import safe_output_path
-from pipelines.readers import MAX_FILE_BYTES
+from pipelines.ingest.readers import MAX_FILE_BYTES
 from tests.reliability import ROOT
 
 CODE = [

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from pipelines import charts
+from crosswalk_ui import charts
 
 LABELS = {"mental_health": "Mental health", "criminal_justice": "Criminal justice"}
 COLOURS = {"mental_health": "#0072B2", "criminal_justice": "#009E73"}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.concepts import all_concepts, load_frameworks
-from pipelines.records import EVIDENCE_TYPES, KINDS
+from pipelines.analysis.concepts import all_concepts, load_frameworks
+from pipelines.ingest.records import EVIDENCE_TYPES, KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

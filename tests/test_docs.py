@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.cli import build_parser
 from pipelines.exports import EXPORTERS
-from pipelines.readers import READERS
+from pipelines.ingest.readers import READERS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -34,7 +34,7 @@ def test_every_extension_is_documented(extension):
 
 
 def test_every_export_is_documented():
-    from pipelines import results  # noqa: F401  (registers the analysis exporters)
+    from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
 
     for name in EXPORTERS:
         assert f"`{name}`" in README, name

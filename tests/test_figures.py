@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from pipelines import figures
-from pipelines.records import PALETTE
+from crosswalk_ui import figures
+from pipelines.ingest.records import PALETTE
 
 
 def _points(values: list[str]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cli import main
-from pipelines.readers import READERS
+from pipelines.ingest.readers import READERS
 from tests.conftest import dump
 from tests.reliability import copy_store, count, integrity, record
 from tests.samples import SAMPLES

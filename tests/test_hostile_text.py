@@ -14,10 +14,8 @@ import random
 import networkx as nx
 import pytest
 
-from pipelines import (
-    results,  # noqa: F401  (registers the analysis exporters)
-    store,
-)
+from pipelines import store
+from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
 from pipelines.exports import EXPORTERS, FORMULA_START, export
 from tests.test_kills import _write_file
 
@@ -100,7 +98,7 @@ def test_graphml_keeps_hostile_labels_as_text(hostile_store, tmp_path):
 
 
 def test_map_hover_labels_escape_html(hostile_store):
-    from pipelines import figures
+    from crosswalk_ui import figures
 
     conn = store.connect(hostile_store)
     frame = store.excerpts(conn)

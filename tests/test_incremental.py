@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from pipelines import incremental, layout, store, themes
-from pipelines.analysis import run_analysis
-from pipelines.embed import HashEmbedder, embed_missing
-from pipelines.ingest import ingest_bundled_corpus, ingest_paths
+from pipelines import store
+from pipelines.analysis import incremental, layout, themes
+from pipelines.analysis.run import run_analysis
+from pipelines.embed.embedders import HashEmbedder, embed_missing
+from pipelines.ingest.files import ingest_bundled_corpus, ingest_paths
 
 OFF_TOPIC = "Quarterly semiconductor yields {i} improved wafer lithography throughput metrics."
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.readers import MAX_FILE_BYTES, MAX_UNZIPPED_BYTES
+from pipelines.ingest.readers import MAX_FILE_BYTES, MAX_UNZIPPED_BYTES
 from tests.conftest import dump
 from tests.reliability import ROOT, count, record, subprocess_env
 from tests.samples import TEXTS, write_csv

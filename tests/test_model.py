@@ -12,7 +12,7 @@ import pytest
 
 from pipelines import store
 from pipelines.cli import main
-from pipelines.embed import (
+from pipelines.embed.embedders import (
     BUNDLED,
     MIN_AGREEMENT,
     OpenVINOEmbedder,

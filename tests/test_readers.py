@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.readers import READERS, ReadOptions, read_file
+from pipelines.ingest.readers import READERS, ReadOptions, read_file
 from tests.samples import SAMPLES, TEXTS
 
 

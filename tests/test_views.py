@@ -1,8 +1,8 @@
-"""The page views' small tables (`pipelines.views`), on hand-made results."""
+"""The page views' small tables (`crosswalk_ui.views`), on hand-made results."""
 
 from __future__ import annotations
 
-from pipelines import views
+from crosswalk_ui import views
 
 TOOL = {
     "id": "star",

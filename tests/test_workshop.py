@@ -19,18 +19,18 @@ from pptx import Presentation
 from pypdf import PdfReader
 
 from pipelines import store
-from pipelines.analysis import run_analysis
-from pipelines.embed import HashEmbedder, embed_missing
-from pipelines.ingest import ingest_bundled_corpus
-from pipelines.results import effective_themes
-from pipelines.workshop import (
+from pipelines.analysis.results import effective_themes
+from pipelines.analysis.run import run_analysis
+from pipelines.embed.embedders import HashEmbedder, embed_missing
+from pipelines.ingest.files import ingest_bundled_corpus
+from pipelines.workshop.formats import render
+from pipelines.workshop.pack import (
     PackRequest,
     build_pack_from_store,
     card_front,
     remove_item,
     swap_item,
 )
-from pipelines.workshop_formats import render
 
 ROOT = Path(__file__).resolve().parent.parent
 THREE = ("mental_health", "substance_use", "criminal_justice")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult, SourceRecord
-from . import ReadOptions, decode_text, register
-from .ris import _dedupe_ids
-from .tabular import parse_year
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, decode_text, register
+from pipelines.ingest.readers.ris import _dedupe_ids
+from pipelines.ingest.readers.tabular import parse_year
+from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 
 _BRACES = re.compile(r"[{}]")
 

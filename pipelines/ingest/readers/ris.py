@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult, SourceRecord
-from . import ReadOptions, decode_text, register
-from .tabular import parse_year
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, decode_text, register
+from pipelines.ingest.readers.tabular import parse_year
+from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9])  -( (.*))?$")
 _YEAR = re.compile(r"(\d{4})")

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import store
+from pipelines import store
 
 # Importing themes loads scikit-learn; the app's Themes page needs only `rebuild_notice`.
 if TYPE_CHECKING:
-    from .themes import Clustering
+    from pipelines.analysis.themes import Clustering
 
 MAX_SHARE = 0.05
 MAX_COUNT = 2000
@@ -80,7 +80,7 @@ def plan(
 ) -> Placement | None:
     """The placement of the new excerpts into the latest run's themes, or None when the rule
     (module docstring) calls for a full re-clustering."""
-    from .themes import Clustering, normalise
+    from pipelines.analysis.themes import Clustering, normalise
 
     if latest is None or json.loads(latest["params"]).get("hash") != params_hash:
         return None

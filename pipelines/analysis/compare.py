@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .themes import tokens
+from pipelines.analysis.themes import tokens
 
 ALPHA = 0.05
 MIN_CELL = 3  # a field needs at least this many excerpts in a theme to count as present

@@ -17,9 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, store
-from .compare import composition, field_similarity, log_odds, term_contexts, verdicts
-from .concepts import (
+from pipelines import __version__, store
+from pipelines.analysis.compare import (
+    composition,
+    field_similarity,
+    log_odds,
+    term_contexts,
+    verdicts,
+)
+from pipelines.analysis.concepts import (
     CONCEPTS_DIR,
     Framework,
     all_concepts,
@@ -27,11 +33,10 @@ from .concepts import (
     load_frameworks,
     tag_excerpts,
 )
-from .embed import embed_cached
-from .graph import concept_graph, graph_layout
-from .incremental import Placement, plan
-from .layout import layout_2d, place_by_neighbours
-from .themes import (
+from pipelines.analysis.graph import concept_graph, graph_layout
+from pipelines.analysis.incremental import Placement, plan
+from pipelines.analysis.layout import layout_2d, place_by_neighbours
+from pipelines.analysis.themes import (
     author_surnames,
     cluster,
     key_terms,
@@ -43,6 +48,7 @@ from .themes import (
     theme_label,
     theme_space,
 )
+from pipelines.embed.embedders import embed_cached
 
 FRAGILE_BELOW = 0.6  # stability under which a theme is marked fragile
 COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "community", "housing")

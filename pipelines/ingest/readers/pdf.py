@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult
-from . import ReadOptions, file_source, register
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, file_source, register
+from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _BREAK = re.compile(r"\n\s*\n")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .records import PALETTE
+from pipelines.ingest.records import PALETTE
 
 FONT = dict(family="sans-serif", size=13)
 _AXIS = dict(gridcolor="#E6E6E6", linecolor="#BBBBBB", zerolinecolor="#BBBBBB", automargin=True)

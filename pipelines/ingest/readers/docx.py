@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult
-from . import ReadOptions, check_zip, file_source, register
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, check_zip, file_source, register
+from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 
 def _heading_level(style_name: str) -> int | None:

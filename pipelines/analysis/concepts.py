@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import input_error
-from .records import FIELD_SLUG
+from pipelines.errors import input_error
+from pipelines.ingest.records import FIELD_SLUG
 
-CONCEPTS_DIR = Path(__file__).resolve().parent.parent / "concepts"
+CONCEPTS_DIR = Path(__file__).resolve().parents[2] / "concepts"
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

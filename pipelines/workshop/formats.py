@@ -16,9 +16,9 @@ from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
-from .errors import input_error
-from .exports import neutralise
-from .workshop import Item, Pack
+from pipelines.errors import input_error
+from pipelines.exports import neutralise
+from pipelines.workshop.pack import Item, Pack
 
 RENDERERS: dict[str, Callable[[Pack], bytes]] = {}
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

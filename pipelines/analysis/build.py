@@ -6,8 +6,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .embed import embed_missing, get_embedder
-from .errors import input_error
+from pipelines.embed.embedders import embed_missing, get_embedder
+from pipelines.errors import input_error
 
 
 @dataclass
@@ -54,8 +54,8 @@ def run_build(
     re-clusters from scratch instead of placing a few new excerpts into the current themes)."""
     if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
         raise input_error("E024")
-    from .analysis import run_analysis
-    from .concepts import load_frameworks
+    from pipelines.analysis.concepts import load_frameworks
+    from pipelines.analysis.run import run_analysis
 
     # Codebooks are read before anything is embedded so a malformed one fails fast and costs nothing.
     frameworks = None if embed_only else load_frameworks(concepts or [])

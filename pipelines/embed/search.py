@@ -10,10 +10,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import store
-from .compare import analogues as nearest_per_field
-from .errors import input_error
-from .themes import theme_space
+from pipelines import store
+from pipelines.analysis.compare import analogues as nearest_per_field
+from pipelines.analysis.themes import theme_space
+from pipelines.errors import input_error
 
 
 def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import store
-from .errors import input_error
-from .exports import register
+from pipelines import store
+from pipelines.errors import input_error
+from pipelines.exports import register
 
 if TYPE_CHECKING:
     import networkx as nx

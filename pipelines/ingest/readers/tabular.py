@@ -12,9 +12,16 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult, SourceRecord
-from . import ReadOptions, RecordStream, check_zip, file_source, iter_text_lines, register
+from pipelines.errors import input_error
+from pipelines.ingest.readers import (
+    ReadOptions,
+    RecordStream,
+    check_zip,
+    file_source,
+    iter_text_lines,
+    register,
+)
+from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 
 SOURCE_COLUMNS = ("title", "authors", "year", "venue", "doi", "url", "evidence_type", "citation")
 KNOWN_COLUMNS = {"text", "id", "field", "kind", "page", "source_id", *SOURCE_COLUMNS}

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 
-from ..errors import input_error
-from ..records import ReadResult, SourceRecord
+from pipelines.errors import input_error
+from pipelines.ingest.records import ReadResult, SourceRecord
 
 # Size limits: a bigger file is refused with a clear message rather than exhausting memory.
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -211,4 +211,4 @@ def file_source(path: Path, options: ReadOptions) -> SourceRecord:
 
 
 # Registration happens on import; keep this list in step with the modules in this package.
-from . import bibtex, docx, pdf, ris, tabular, text  # noqa: E402,F401
+from pipelines.ingest.readers import bibtex, docx, pdf, ris, tabular, text  # noqa: E402,F401

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import input_error
-from ..records import ExcerptRecord, ReadResult, SourceRecord
-from . import ReadOptions, decode_text, file_source, register
-from .tabular import cell, parse_year
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, decode_text, file_source, register
+from pipelines.ingest.readers.tabular import cell, parse_year
+from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store
-from .errors import input_error
-from .readers import ReadOptions, read_file
-from .readers.tabular import read_sources_table
-from .records import (
+from pipelines import store
+from pipelines.errors import input_error
+from pipelines.ingest.readers import ReadOptions, read_file
+from pipelines.ingest.readers.tabular import read_sources_table
+from pipelines.ingest.records import (
     EVIDENCE_TYPES,
     FIELD_SLUG,
     KINDS,
@@ -26,7 +26,7 @@ from .records import (
     normalise_text,
     text_hash,
 )
-from .splitting import split_long
+from pipelines.ingest.splitting import split_long
 
 
 @dataclass

@@ -19,15 +19,16 @@ from typing import Protocol
 
 import numpy as np
 
-from . import records, store
-from .errors import input_error
+from pipelines import store
+from pipelines.errors import input_error
+from pipelines.ingest import records
 
 BUNDLED = "all-MiniLM-L6-v2"
 DEFAULT_MODEL = BUNDLED
 MIN_AGREEMENT = 0.999  # a faster backend is used only if it agrees with fp32 torch this well
 BACKENDS = ("openvino", "torch")
 # Exported OpenVINO models are cached here, keyed by the weights and the OpenVINO version.
-MODEL_CACHE = Path(__file__).resolve().parent.parent / "data" / "models"
+MODEL_CACHE = store.PROJECT_ROOT / "data" / "models"
 
 
 class Embedder(Protocol):

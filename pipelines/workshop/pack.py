@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from . import store
-from .concepts import Concept, concept_prototypes
-from .errors import input_error
-from .results import current_run_id, effective_themes
+from pipelines import store
+from pipelines.analysis.concepts import Concept, concept_prototypes
+from pipelines.analysis.results import current_run_id, effective_themes
+from pipelines.errors import input_error
 
 MIN_ITEMS, MAX_ITEMS = 8, 40
 MIN_FIELDS, MAX_FIELDS = 2, 4
@@ -769,7 +769,7 @@ RESULT_NAMES = ("frameworks", "tags", "coverage", "vocabulary", "term_contexts",
 def store_context(conn: sqlite3.Connection, *, model: str | None = None) -> dict:
     """Everything `build_pack` needs besides the request: the corpus, its embeddings, the current
     run's results and themes (with the user's edits), the field labels and the encoder."""
-    from .embed import get_embedder
+    from pipelines.embed.embedders import get_embedder
 
     run_id = current_run_id(conn)
     run = store.latest_run(conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .concepts import Framework
+from pipelines.analysis.concepts import Framework
 
 
 def concept_graph(
