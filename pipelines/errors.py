@@ -59,6 +59,13 @@ MESSAGES: dict[str, str] = {
     "E041": "workshop request: {detail}.",
     "E042": "unknown workshop format '{value}'. Use one of: {known}, or give --out a file name "
     "ending in one of them.",
+    "E051": "--engine ray needs Ray, which is not installed. Install it with "
+    "`pip install -e '.[ray]'` (`make setup` does), or build without --engine ray.",
+    "E052": "cannot reach the Ray cluster at {address} ({detail}). Start it (`ray start --head`) "
+    "or give the head node's address (HOST:PORT, or ray://HOST:10001); nothing was written.",
+    "E053": "the embedding model cannot run in {asked} on this CPU: OpenVINO would run it in {ran} "
+    "(CPU flags: {flags}; OpenVINO offers {offers}). Set CROSSWALK_PRECISION=auto or f32, or run "
+    "on a CPU with AVX-512 BF16 or AMX.",
 }
 
 
