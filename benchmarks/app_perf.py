@@ -32,7 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crosswalk_ui.data import WARM_UP_DELAY  # noqa: E402
+from benchmarks import app_variants  # noqa: E402
+from benchmarks.app_variants import VARIANTS  # noqa: E402
+from crosswalk_ui.warm_up import WARM_UP_DELAY  # noqa: E402
 from pipelines import store  # noqa: E402
 from pipelines.analysis.build import run_build  # noqa: E402
 from pipelines.ingest.files import BUNDLED_SOURCES, ingest_paths  # noqa: E402
@@ -647,7 +649,7 @@ def summary(cold: list, found: dict) -> dict[str, str]:
     }
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -664,8 +666,18 @@ def main() -> int:
         "--before",
         help="another checkout's app.py (e.g. the main branch) measured in the same run, for a before/after",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(VARIANTS),
+        help="also measure, in the same run, a copy of this app without the piece (repeatable)",
+    )
+    return parser.parse_args()
 
+
+def main() -> int:
+    args = _arguments()
     folder = Path(tempfile.mkdtemp(prefix="crosswalk-app-bench-"))
     db = Path(args.store) if args.store else folder / "store.sqlite"
     build_note = build_store(db, args.n, folder)
@@ -677,7 +689,10 @@ def main() -> int:
 
     hello = folder / "hello.py"
     hello.write_text("import streamlit as st\nst.title('Hello')\n", encoding="utf-8")
-    apps = {"this": ROOT / "app.py"} | ({"before": Path(args.before)} if args.before else {})
+    # Served from copies made now, so that editing the tree during a run changes nothing measured.
+    apps = {"this": app_variants.snapshot(ROOT, folder / "apps")}
+    apps |= {"before": Path(args.before)} if args.before else {}
+    apps |= {f"without {p}": app_variants.without(ROOT, folder / "apps", p) for p in args.without}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
         baseline: list = []
@@ -698,43 +713,128 @@ def main() -> int:
         floor = summary(cold["this"], floor_found)
         browser.close()
     results = {name: summary(cold[name], found[name]) for name in apps}
-    med = statistics.median
-    hello_spawn = f"{med([b[0] for b in baseline]):.2f} s / {max(b[0] for b in baseline):.2f} s"
-    hello_health = f"{med([b[1] for b in baseline]):.2f} s / {max(b[1] for b in baseline):.2f} s"
-    this = results["this"]
-    before = results.get("before")
-    col = (lambda key: f" {before[key]} |") if before else (lambda key: "")
-    head_before = f" before ({Path(args.before).parent.name}, same run) |" if before else ""
-    text = f"""App benchmark: {args.n:,} excerpts (the bundled corpus grown by perturbation), real model, {os.cpu_count()} cores; browser: headless Chromium.
-{build_note}
-Load average when the run ended: {os.getloadavg()[0]:.1f} (other work shares the machine; compare columns of the same run).
-
-| measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{head_before} Streamlit's floor (same run) | target |
-| --- | --- |{" --- |" if before else ""} --- | --- |
-| first page rendered, from spawning the server process | {this["spawn"]} |{col("spawn")} {hello_spawn} (a one-line page) | ≤ 3 s |
-| first page rendered, from the server's first answer to /_stcore/health | {this["health"]} |{col("health")} {hello_health} (a one-line page) | ≤ 3 s |
-| page switch ({len(PAGES)} pages × {args.rounds}) | {this["switch"]} |{col("switch")} {floor["switch"]} (between a one-line page, a one-chart page and a text box) | p95 < 500 ms |
-| widget interaction (selectboxes, a radio, a multiselect, a text filter and the Map's colour buttons on 6 pages) | {this["widget"]} |{col("widget")} {floor["widget"]} (a selectbox redrawing one small plotly heatmap) | p95 < 500 ms |
-| search answered in the browser ({len(QUERIES) * args.rounds} queries) | {this["search"]} |{col("search")} {floor["search"]} (a text box answered with 15 lines, no search) | < 300 ms |
-
-Each time runs, on the browser's clock, from the press of the mouse button (or of Enter) to the app's
-rerun having finished and its charts drawn ({this["counts"]}; the minimal app: {floor["counts"]}).
-On the driver's clock, from the start of each action (so with the time Playwright takes to find the
-element, check that it can be clicked and click it; median / p95): this app {this["driver"]};
-the minimal app {floor["driver"]}.
-Page switches split (median / p95): a page's first visit in the session {this["switch_first"]}, every later switch {this["switch_later"]}{f"; before: first visits {before['switch_first']}, later {before['switch_later']}" if before else ""}; the minimal app: first visits {floor["switch_first"]}, later {floor["switch_later"]}.
-Per page switch, this app (median / max): {this["per_switch"]}.
-Per widget, this app (median / max): {this["per_widget"]}.
-Per page switch, the minimal app: {floor["per_switch"]}.
-"""
-    if before:
-        text += f"""Per page switch, before: {before["per_switch"]}.
-Per widget, before: {before["per_widget"]}.
-"""
+    text = report(args, build_note, results, floor, baseline)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _cpu() -> str:
+    """The processor's model name and the vector instruction flags that matter for the model."""
+    info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
+        [],
+    )
+    wanted = (
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+        "avx512f",
+        "avx512_vnni",
+        "avx_vnni",
+        "amx_tile",
+        "sha_ni",
+        "vaes",
+    )
+    return f"{model}; flags: {' '.join(f for f in wanted if f in flags)} (no {', '.join(f for f in wanted if f not in flags) or 'none missing'})"
+
+
+def report(args, build_note: str, results: dict, floor: dict, baseline: list) -> str:
+    """The results as Markdown: a column for this app, one for each other app of the run."""
+    med = statistics.median
+    hello_spawn = f"{med([b[0] for b in baseline]):.2f} s / {max(b[0] for b in baseline):.2f} s"
+    hello_health = f"{med([b[1] for b in baseline]):.2f} s / {max(b[1] for b in baseline):.2f} s"
+    this = results["this"]
+    others = {name: r for name, r in results.items() if name != "this"}
+    heads = "".join(f" {name} (same run) |" for name in others)
+
+    def row(what: str, key: str, floor_text: str, target: str) -> str:
+        cells = "".join(f" {r[key]} |" for r in others.values())
+        return f"| {what} | {this[key]} |{cells} {floor_text} | {target} |"
+
+    rows = [
+        row(
+            "first page rendered, from spawning the server process",
+            "spawn",
+            f"{hello_spawn} (a one-line page)",
+            "≤ 3 s",
+        ),
+        row(
+            "first page rendered, from the server's first answer to /_stcore/health",
+            "health",
+            f"{hello_health} (a one-line page)",
+            "≤ 3 s",
+        ),
+        row(
+            f"page switch ({len(PAGES)} pages × {args.rounds})",
+            "switch",
+            f"{floor['switch']} (between a one-line page, a one-chart page and a text box)",
+            "p95 < 500 ms",
+        ),
+        row(
+            "page switch, a page's first visit in the session",
+            "switch_first",
+            floor["switch_first"],
+            "(in the above)",
+        ),
+        row(
+            "page switch, every later visit",
+            "switch_later",
+            floor["switch_later"],
+            "(in the above)",
+        ),
+        row(
+            "widget interaction (selectboxes, a radio, a multiselect, a text filter and the Map's colour buttons on 6 pages)",
+            "widget",
+            f"{floor['widget']} (a selectbox redrawing one small plotly heatmap)",
+            "p95 < 500 ms",
+        ),
+        row(
+            f"search answered in the browser ({len(QUERIES) * args.rounds} queries)",
+            "search",
+            f"{floor['search']} (a text box answered with 15 lines, no search)",
+            "< 300 ms",
+        ),
+    ]
+    variants = "".join(
+        f"- *without {piece}*: this app without {app_variants.VARIANTS[piece].what}.\n"
+        for piece in args.without
+    )
+    before = f"- *before*: {args.before}.\n" if args.before else ""
+    details = "".join(
+        f"Per page switch, {name} (median / max): {r['per_switch']}.\n"
+        f"Per widget, {name} (median / max): {r['per_widget']}.\n"
+        f"Driver's clock, {name}: {r['driver']}.\n"
+        for name, r in results.items()
+    )
+    return f"""App benchmark: {args.n:,} excerpts (the bundled corpus grown by perturbation), real model, {os.cpu_count()} cores ({_cpu()}); browser: headless Chromium.
+{build_note}
+Load average when the run ended: {os.getloadavg()[0]:.1f} (other work shares the machine; compare columns of the same run).
+Apps served in the same run, their measurements alternated:
+- *this app*: this checkout as it was when the run started.
+{before}{variants}
+| measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{heads} Streamlit's floor (same run) | target |
+| --- | --- |{" --- |" * len(others)} --- | --- |
+{chr(10).join(rows)}
+
+Each time runs, on the browser's clock, from the press of the mouse button (or of Enter) to the app's
+rerun having finished and its charts drawn ({this["counts"]}; the minimal app: {floor["counts"]}).
+The driver's clock runs from the start of each action (so with the time Playwright takes to find
+the element, check that it can be clicked and click it; median / p95).
+{details}Per page switch, the minimal app: {floor["per_switch"]}.
+"""
 
 
 if __name__ == "__main__":

@@ -9,23 +9,19 @@ results, tables and figures by run id (and the theme edits where they show). The
 shared and read-only: a page must not change them in place. (`st.cache_data` would hand every
 rerun a fresh unpickled copy; at 10,000 excerpts those copies were most of an interaction's time.)
 
-The search index and the embedding model are loaded in a background thread once the first page
-has been served, so neither the first page nor the first search waits for them.
+The search index and the embedding model are loaded ahead by `crosswalk_ui.warm_up`, which owns
+the threads that call these wrappers off any page. Every query is a function of `pipelines.store`.
 """
 
 from __future__ import annotations
 
-import gc
-import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui.serve import PRELOAD_THREAD
 from pipelines import store
 
 # Above this many points the map draws a fixed, evenly spread sample (the page says so): a
@@ -48,6 +44,12 @@ def db_path() -> str:
     return getattr(_threads, "path", None) or str(store.default_db_path())
 
 
+def use_store(path: str) -> None:
+    """Make `path` this thread's store, whatever the environment says later (the warm-up's thread
+    reads the store its server was started on)."""
+    _threads.path = path
+
+
 def connection(path: str) -> sqlite3.Connection:
     """This thread's connection to the store at `path`, opened on first use."""
     opened = getattr(_threads, "connections", None)
@@ -64,15 +66,7 @@ def conn() -> sqlite3.Connection:
 
 def store_version() -> tuple:
     """Changes whenever excerpts or runs change."""
-    row = (
-        conn()
-        .execute(
-            "SELECT (SELECT COUNT(*) FROM excerpts), (SELECT MAX(id) FROM excerpts), "
-            "(SELECT MAX(id) FROM runs WHERE status = 'complete')"
-        )
-        .fetchone()
-    )
-    return tuple(row)
+    return store.contents_version(conn())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -329,76 +323,3 @@ def require_run() -> bool:
         )
         return False
     return True
-
-
-WARM_UP_DELAY = 3.0  # seconds after the first page's script ends
-WARM_UP_THREAD = "crosswalk-warm-up"
-# The threads that compute ahead of any page: this warm-up and the launcher's preload.
-_OFF_PAGE_THREADS = {WARM_UP_THREAD, PRELOAD_THREAD}
-
-
-class _OffAnyPage(logging.Filter):
-    """Streamlit warns "missing ScriptRunContext" whenever a cached function with a spinner runs
-    in a thread that serves no page. The warm-up does that on purpose; its warnings only alarmed
-    whoever read the server's log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName not in _OFF_PAGE_THREADS
-
-
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-    _OffAnyPage()
-)
-_warming = threading.Lock()
-_warmed = False
-_warm_up_over = threading.Event()
-
-
-def warmed_up() -> bool:
-    """Whether this server's warm-up has ended (each page's first view is computed, unless the
-    store has no model or run to compute it from)."""
-    return _warm_up_over.is_set()
-
-
-def warm_up_in_background() -> None:
-    """Once per server process, after the first page has been served: load the search index, the
-    model and what each page's first view shows (its `warm()`: the map, the concept
-    graph...) off the page's thread, so later pages and the first search do not wait."""
-    global _warmed
-    with _warming:
-        if _warmed:
-            return
-        _warmed = True
-
-    def load(path: str) -> None:
-        try:
-            _load(path)
-        finally:
-            _warm_up_over.set()
-
-    threading.Thread(target=load, args=(db_path(),), name=WARM_UP_THREAD, daemon=True).start()
-
-
-def _load(path: str) -> None:
-    """The warm-up's work, in its thread (`warm_up_in_background`)."""
-    # Leave the two cores to the browser while it draws the first page's charts.
-    time.sleep(WARM_UP_DELAY)
-    import pipelines.ingest.files  # noqa: F401  (the Corpus page's file readers)
-
-    _threads.path = path  # the store this server was started on, whatever the env says later
-
-    model = model_id()
-    if model is None:
-        return
-    index()
-    embedder(model)  # Compare and Search need both
-    encode("recovery")
-    from crosswalk_ui import pages  # here: the pages import this module
-
-    for page in pages.ALL:
-        if hasattr(page, "warm"):
-            page.warm()
-    # What is loaded by now (torch, the model, the index, the cached results) lives as long as
-    # the server. Frozen, the collector no longer walks it: a full collection of it took
-    # about 0.6 s, and one could start in the middle of any rerun.
-    gc.freeze()

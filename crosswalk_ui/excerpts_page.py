@@ -85,7 +85,6 @@ def _excerpt_pages(shown) -> None:
 def _add_files_form() -> None:
     # Imported here: the readers (PDF, Word, Excel) are heavy and no other page needs them; the
     # app's warm-up thread imports them once the first page is served.
-    from pipelines.ingest.files import ingest_paths, preview
     from pipelines.ingest.readers import READERS, ReadOptions
 
     extensions = sorted({e.lstrip(".") for spec in READERS.values() for e in spec.extensions})
@@ -124,8 +123,14 @@ def _add_files_form() -> None:
         id_column=id_column or "id",
         field_column=field_column or "field",
     )
-    if not uploads:
-        return
+    if uploads:
+        _check_and_ingest(uploads, options)
+
+
+def _check_and_ingest(uploads, options) -> None:
+    """A validation report of the uploaded files (nothing written), then a button to ingest them."""
+    from pipelines.ingest.files import ingest_paths, preview
+
     folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
     paths, names = [], []
     for upload in uploads:

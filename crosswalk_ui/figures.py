@@ -70,16 +70,63 @@ def excerpt_map(
     Points are SVG, not WebGL: a browser without a graphics card (headless Chromium here) takes
     about 0.6 s to set up a WebGL context before the first point, while 1,000 SVG points draw in
     about 0.4 s."""
-    texts = [
-        _wrap(_escape(t)) + "<br><i>" + _escape(c) + "</i>"
-        for t, c in zip(frame["text"], frame["short_citation"], strict=True)
-    ]
     looks = [
         _colouring(frame[column], (colours or {}).get(column, {}), LEGEND_KEYS)
         for column in colour_by.values()
     ]
-    first = looks[0]
-    points = dict(
+    # Built as one dict, and not validated: built trace by trace and updated, the figure took
+    # 0.15-0.2 s on the server, mostly plotly checking the same colours again; as one dict
+    # validated once, 70 ms, of which checking took 45 (each new filter on the Map waits for
+    # it). The tests validate the figure in full.
+    fig = go.Figure(
+        dict(
+            data=[_map_points(frame, looks[0]), *_legend_keys(looks[0])],
+            layout=dict(
+                template=TEMPLATE,
+                updatemenus=[_colour_buttons(colour_by, looks)],
+                annotations=[_COLOUR_BY],
+                legend=_MAP_LEGEND,
+                showlegend=True,
+                xaxis=dict(visible=False),
+                yaxis=dict(visible=False),
+                dragmode="lasso",
+                title=dict(text=title),
+            ),
+        ),
+        _validate=False,
+    )
+    return _style(fig, height=620)
+
+
+_COLOUR_BY = dict(
+    text="Colour by",
+    x=0,
+    xref="paper",
+    xanchor="left",
+    y=1.02,
+    yref="paper",
+    yanchor="bottom",
+    showarrow=False,
+)
+# Below the map, so that the map keeps its width when the legend comes and goes.
+_MAP_LEGEND = dict(
+    orientation="h",
+    x=0,
+    xanchor="left",
+    y=0,
+    yanchor="top",
+    itemclick=False,
+    itemdoubleclick=False,
+)
+
+
+def _map_points(frame: pd.DataFrame, first: dict[str, list]) -> dict:
+    """The map's one trace of points, coloured by the first colouring, each with its excerpt id."""
+    texts = [
+        _wrap(_escape(t)) + "<br><i>" + _escape(c) + "</i>"
+        for t, c in zip(frame["text"], frame["short_citation"], strict=True)
+    ]
+    return dict(
         type="scatter",
         x=frame["x"].to_numpy(),
         y=frame["y"].to_numpy(),
@@ -92,7 +139,11 @@ def excerpt_map(
         marker=dict(size=7, opacity=0.8, color=first["marker.color"][0]),
         showlegend=False,
     )
-    legend_keys = [
+
+
+def _legend_keys(first: dict[str, list]) -> list[dict]:
+    """The legend's empty traces, one per value of the first colouring while the palette lasts."""
+    return [
         dict(
             type="scatter",
             x=[None],
@@ -105,7 +156,11 @@ def excerpt_map(
         )
         for i in range(1, LEGEND_KEYS + 1)
     ]
-    menu = dict(
+
+
+def _colour_buttons(colour_by: dict[str, str], looks: list[dict]) -> dict:
+    """The buttons above the map, each restyling the points with its colouring."""
+    return dict(
         type="buttons",
         direction="right",
         buttons=[
@@ -120,48 +175,6 @@ def excerpt_map(
         yanchor="bottom",
         pad=dict(l=80, r=0, t=0, b=0),
     )
-    label = dict(
-        text="Colour by",
-        x=0,
-        xref="paper",
-        xanchor="left",
-        y=1.02,
-        yref="paper",
-        yanchor="bottom",
-        showarrow=False,
-    )
-    # Below the map, so that the map keeps its width when the legend comes and goes.
-    legend = dict(
-        orientation="h",
-        x=0,
-        xanchor="left",
-        y=0,
-        yanchor="top",
-        itemclick=False,
-        itemdoubleclick=False,
-    )
-    # Built as one dict, and not validated: built trace by trace and updated, the figure took
-    # 0.15-0.2 s on the server, mostly plotly checking the same colours again; as one dict
-    # validated once, 70 ms, of which checking took 45 (each new filter on the Map waits for
-    # it). The tests validate the figure in full.
-    fig = go.Figure(
-        dict(
-            data=[points, *legend_keys],
-            layout=dict(
-                template=TEMPLATE,
-                updatemenus=[menu],
-                annotations=[label],
-                legend=legend,
-                showlegend=True,
-                xaxis=dict(visible=False),
-                yaxis=dict(visible=False),
-                dragmode="lasso",
-                title=dict(text=title),
-            ),
-        ),
-        _validate=False,
-    )
-    return _style(fig, height=620)
 
 
 def _colouring(values: pd.Series, given: dict[str, str], keys: int) -> dict[str, list]:

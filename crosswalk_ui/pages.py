@@ -1,4 +1,8 @@
-"""The pages in navigation order; adding a page is one module plus one line here."""
+"""The app's pages in navigation order; adding a page is one module plus one line in each list."""
+
+from __future__ import annotations
+
+import streamlit as st
 
 from crosswalk_ui import (
     compare_page,
@@ -11,6 +15,7 @@ from crosswalk_ui import (
     workshop_page,
 )
 
+# The page modules (each has TITLE, SLUG and render(), and may have warm() for the warm-up).
 ALL = [
     start_page,
     compare_page,
@@ -21,3 +26,18 @@ ALL = [
     workshop_page,
     excerpts_page,
 ]
+
+
+def navigation() -> list[st.Page]:
+    """The pages for `st.navigation`, the first one the default. Made in each script run: a page
+    made outside one is an empty shell (Streamlit reads the run's context to make it)."""
+    return [
+        st.Page(start_page.render, title=start_page.TITLE, url_path=start_page.SLUG, default=True),
+        st.Page(compare_page.render, title=compare_page.TITLE, url_path=compare_page.SLUG),
+        st.Page(themes_page.render, title=themes_page.TITLE, url_path=themes_page.SLUG),
+        st.Page(map_page.render, title=map_page.TITLE, url_path=map_page.SLUG),
+        st.Page(concepts_page.render, title=concepts_page.TITLE, url_path=concepts_page.SLUG),
+        st.Page(search_page.render, title=search_page.TITLE, url_path=search_page.SLUG),
+        st.Page(workshop_page.render, title=workshop_page.TITLE, url_path=workshop_page.SLUG),
+        st.Page(excerpts_page.render, title=excerpts_page.TITLE, url_path=excerpts_page.SLUG),
+    ]

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui import data, plotly_element
+from crosswalk_ui import plotly_element, warm_up
 
 # Streamlit's code for the elements that the first page does not draw but others do, which the
 # browser otherwise loads on the first visit to each, with what they import: the widgets of the
@@ -132,7 +132,7 @@ def ready_the_browser(page: str, pages) -> None:
         if asked:
             state["stage"] = "done"
             return
-    elif not data.warmed_up() and state["polls"] < POLLS:
+    elif not warm_up.warmed_up() and state["polls"] < POLLS:
         state["polls"] += 1
         # The poll's number makes each poll's data new, so that the browser sees each one.
         _element(key=KEY, data={"again": POLL_MS, "poll": state["polls"]}, on_ready_change=_asked)

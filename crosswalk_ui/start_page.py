@@ -59,6 +59,19 @@ def render() -> None:
         )
         _family_examples(lens)
 
+    _headline_findings()
+    with st.expander("How to read this"):
+        st.markdown(
+            "Themes are groups of excerpts that the embedding model places close together after each field's "
+            "common vocabulary is set aside. A theme is **shared** when every field appears in it at about its "
+            "share of the whole corpus, and **distinctive** when one field is over-represented (exact binomial test, "
+            "corrected for the number of tests). The corpus is a curated sample of the literature, not all of it; "
+            "themes marked fragile change when the corpus is resampled. The tool explores concepts; it never scores people."
+        )
+
+
+def _headline_findings() -> None:
+    """What every field shares and what is distinctive to each, from the themes' verdicts."""
     st.header("Headline findings")
     themes, _ = data.themes()
     findings = views.headline_findings(themes)
@@ -85,14 +98,6 @@ def render() -> None:
             for field, items in findings["distinctive"].items()
         )
     )
-    with st.expander("How to read this"):
-        st.markdown(
-            "Themes are groups of excerpts that the embedding model places close together after each field's "
-            "common vocabulary is set aside. A theme is **shared** when every field appears in it at about its "
-            "share of the whole corpus, and **distinctive** when one field is over-represented (exact binomial test, "
-            "corrected for the number of tests). The corpus is a curated sample of the literature, not all of it; "
-            "themes marked fragile change when the corpus is resampled. The tool explores concepts; it never scores people."
-        )
 
 
 def warm() -> None:

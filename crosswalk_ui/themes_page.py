@@ -117,6 +117,12 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
             key="themes_composition_table",
         ),
     )
+    _representatives(theme, key, frame)
+    _edit(theme, key, names)
+
+
+def _representatives(theme: dict, key: str, frame: pd.DataFrame) -> None:
+    """The theme's representative excerpts per field, or its lived-experience ones."""
     st.subheader("Representative excerpts per field")
     if st.toggle("Lived-experience sources only", key="themes_lived"):
         # The theme's lived-experience members of each field closest to its centre (definitions
@@ -133,6 +139,9 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
         ]
     excerpt_columns(columns, per_row=1)
 
+
+def _edit(theme: dict, key: str, names: dict[str, str]) -> None:
+    """Rename and annotate the theme, or merge it into another (each reruns the whole page)."""
     st.subheader("Edit")
     with st.form("themes_rename_form"):
         label = st.text_input("Name", value=theme["label"], key="themes_rename")

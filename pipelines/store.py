@@ -387,3 +387,13 @@ def set_annotation(conn: sqlite3.Connection, target: str, key: str, value: str |
                 "ON CONFLICT(target, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 (target, key, value, now()),
             )
+
+
+def contents_version(conn: sqlite3.Connection) -> tuple:
+    """(excerpt count, highest excerpt id, highest complete run id): changes whenever excerpts or
+    runs do, so the app can key what it caches by it."""
+    row = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM excerpts), (SELECT MAX(id) FROM excerpts), "
+        "(SELECT MAX(id) FROM runs WHERE status = 'complete')"
+    ).fetchone()
+    return tuple(row)

@@ -538,7 +538,8 @@ def test_compare_lists_frameworks_by_their_names(app_store):
 
 
 def test_the_launchers_preload_readies_the_first_page(app_store, monkeypatch):
-    from crosswalk_ui import charts, serve
+    from crosswalk_ui import charts
+    from crosswalk_ui import warm_up as serve
 
     built: Counter = Counter()
     monkeypatch.setattr(charts, "stacked_bars", counted(charts.stacked_bars, built, "bars"))
@@ -550,7 +551,7 @@ def test_the_launchers_preload_readies_the_first_page(app_store, monkeypatch):
 
 
 def test_the_preload_leaves_an_unreadable_store_to_the_page(tmp_path, monkeypatch, caplog):
-    from crosswalk_ui import serve
+    from crosswalk_ui import warm_up as serve
 
     monkeypatch.setenv("CROSSWALK_DB", str(tmp_path))  # a folder, not a store
     with caplog.at_level("INFO", logger="crosswalk_ui.serve"):
@@ -600,7 +601,7 @@ def _asks(app: AppTest) -> None:
 
 
 def test_the_start_page_readies_the_other_pages_in_the_browser(app_store, monkeypatch):
-    from crosswalk_ui import data
+    from crosswalk_ui import warm_up as data
 
     warmed = [False]
     monkeypatch.setattr(data, "warmed_up", lambda: warmed[0])
@@ -639,7 +640,7 @@ def test_the_start_page_readies_the_other_pages_in_the_browser(app_store, monkey
 
 
 def test_the_browser_stops_readying_when_the_reader_moves_on(app_store, monkeypatch):
-    from crosswalk_ui import data
+    from crosswalk_ui import warm_up as data
 
     monkeypatch.setattr(data, "warm_up_in_background", lambda: None)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
@@ -670,7 +671,7 @@ def test_the_warm_up_thread_does_not_warn_that_it_serves_no_page():
 
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-    from crosswalk_ui import data
+    from crosswalk_ui import warm_up as data
 
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
