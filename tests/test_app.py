@@ -686,3 +686,54 @@ def test_the_warm_up_thread_does_not_warn_that_it_serves_no_page():
     finally:
         logger.removeHandler(handler)
     assert [record.threadName for record in records] == ["another-thread"]
+
+
+def _ui_imports(folder: Path) -> dict[str, set[str]]:
+    """Each crosswalk_ui module and the crosswalk_ui modules it imports, anywhere in its code (an
+    import inside a function still makes the two modules depend on each other)."""
+    import ast
+
+    package = folder.name
+    graph: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == package:
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found |= {
+                    a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")
+                }
+        graph[path.stem] = found - {path.stem}
+    return graph
+
+
+def _a_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle in `graph` (as the modules along it), or [] when there is none."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str]:
+        if module in path:
+            return path[path.index(module) :] + [module]
+        if module in done or module not in graph:
+            return []
+        for imported in sorted(graph[module]):
+            if cycle := visit(imported, [*path, module]):
+                return cycle
+        done.add(module)
+        return []
+
+    return next((cycle for module in sorted(graph) if (cycle := visit(module, []))), [])
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _a_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_no_import_cycle_among_the_app_modules():
+    graph = _ui_imports(ROOT / "crosswalk_ui")
+    assert {"data", "pages", "warm_up", "start_page"} <= set(graph)
+    assert _a_cycle(graph) == []
