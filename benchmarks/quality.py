@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from pipelines import store  # noqa: E402
 from pipelines.analysis.compare import analogues  # noqa: E402
 from pipelines.analysis.concepts import all_concepts, load_framework, load_frameworks  # noqa: E402
-from pipelines.analysis.run import run_analysis, theme_analysis  # noqa: E402
+from pipelines.analysis.run import run_analysis  # noqa: E402
+from pipelines.analysis.theming import theme_analysis  # noqa: E402
 from pipelines.analysis.themes import author_surnames, theme_space  # noqa: E402
 from pipelines.embed.embedders import embed_missing, get_embedder  # noqa: E402
 from pipelines.ingest.files import ingest_bundled_corpus  # noqa: E402
@@ -168,7 +169,7 @@ def leave_one_field_out(frame, vectors: np.ndarray, gold: list[str], *, seed: in
             with_stability=False,
             stop_words=surnames,
         )
-        ours.append(normalized_mutual_info_score(gold_arr[index], found["labels"]))
+        ours.append(normalized_mutual_info_score(gold_arr[index], found.labels))
         k = len(set(gold_arr[index]))
         km = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(vectors[index])
         kmeans.append(normalized_mutual_info_score(gold_arr[index], km.labels_))

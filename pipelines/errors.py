@@ -59,6 +59,9 @@ MESSAGES: dict[str, str] = {
     "E041": "workshop request: {detail}.",
     "E042": "unknown workshop format '{value}'. Use one of: {known}, or give --out a file name "
     "ending in one of them.",
+    "E050": "unknown {kind} '{value}'. Use one of: {known}.",
+    "E032": "no text was found in the file: none of its {count} {records} has {needed}. Nothing "
+    "was ingested; export the references again with abstracts (and notes) included.",
     "E051": "--engine ray needs Ray, which is not installed. Install it with "
     "`pip install -e '.[ray]'` (`make setup` does), or build without --engine ray.",
     "E052": "cannot reach the Ray cluster at {address} ({detail}). Start it (`ray start --head`) "

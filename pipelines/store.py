@@ -363,6 +363,48 @@ def latest_run(conn: sqlite3.Connection) -> sqlite3.Row | None:
     ).fetchone()
 
 
+def save_run(
+    conn: sqlite3.Connection,
+    *,
+    params: dict,
+    model_id: str,
+    corpus_hash: str,
+    seed: int,
+    software_version: str,
+    timings: dict,
+    summary: dict,
+    results: dict,
+) -> int:
+    """Persist a complete run and its results (name -> JSON value) in one transaction; its id."""
+    from pipelines.analysis.contract import json_default
+
+    with transaction(conn):
+        cursor = conn.execute(
+            "INSERT INTO runs (created_at, finished_at, status, params, model_id, corpus_hash, "
+            "seed, software_version, timings, summary) VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now(),
+                now(),
+                json.dumps(params),
+                model_id,
+                corpus_hash,
+                seed,
+                software_version,
+                json.dumps(timings),
+                json.dumps(summary),
+            ),
+        )
+        run_id = int(cursor.lastrowid)
+        conn.executemany(
+            "INSERT INTO run_results (run_id, name, value) VALUES (?, ?, ?)",
+            [
+                (run_id, name, json.dumps(value, default=json_default))
+                for name, value in results.items()
+            ],
+        )
+    return run_id
+
+
 def run_result(conn: sqlite3.Connection, run_id: int, name: str):
     row = conn.execute(
         "SELECT value FROM run_results WHERE run_id = ? AND name = ?", (run_id, name)

@@ -184,7 +184,20 @@ def test_export_contracts(built, tmp_path, capsys):
         "theme_id",
         "theme_label",
         "concepts",
+        "broad_theme_id",
+        "broad_theme_label",
     ]
+    themes = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    broad = themes[themes["level"] == "1"]
+    fine = themes[themes["level"] == "2"]
+    assert 1 <= len(broad) <= 10 and len(fine) >= len(broad)
+    assert set(fine["parent_id"]) <= set(broad["theme_id"]) and set(broad["parent_id"]) == {""}
+    assert set(themes["fragile"]) <= {"true", "false"}
+    fine_to_broad = dict(zip(fine["theme_id"], fine["parent_id"], strict=True))
+    assert all(
+        fine_to_broad[t] == b
+        for t, b in zip(assignments["theme_id"], assignments["broad_theme_id"], strict=True)
+    )
     concept_ids = {c for cell in assignments["concepts"].dropna() for c in cell.split(";")}
     assert concept_ids and all("/" in c for c in concept_ids)
     assert "mh-001" in set(assignments["external_id"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.embed.embedders import embed_missing, get_embedder
 from pipelines.errors import input_error
+
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -18,15 +21,24 @@ class BuildResult:
     run_id: int | None = None
     reused: bool = False
     summary: dict = field(default_factory=dict)
+    engine: str = "local"
+    precision: str = ""  # the embedder's precision and why it was chosen
+    reused_embeddings: int = 0  # copied from the cache of a precision this one agrees with
 
     def summary_lines(self) -> list[str]:
         lines = []
         if self.embedded:
             lines.append(f"embedded {self.embedded} new texts of {self.total} with {self.model_id}")
-        else:
+        elif not self.reused_embeddings:
             lines.append(
                 f"nothing new to embed ({self.total} texts already embedded with {self.model_id})"
             )
+        if self.reused_embeddings:
+            lines.append(
+                f"reused {self.reused_embeddings} embeddings of the precision {self.model_id} "
+                "agrees with"
+            )
+        lines.append(f"engine: {self.engine}; precision: {self.precision}")
         if self.run_id is not None:
             state = "unchanged, reused" if self.reused else "complete"
             lines.append(f"run {self.run_id} ({state})")
@@ -49,11 +61,26 @@ def run_build(
     progress=None,
     embed_only: bool = False,
     full: bool = False,
+    engine: str | None = None,
+    ray_address: str | None = None,
 ) -> BuildResult:
     """Embed what is missing, then run the analysis (see `analysis.run_analysis`; `full`
-    re-clusters from scratch instead of placing a few new excerpts into the current themes)."""
+    re-clusters from scratch instead of placing a few new excerpts into the current themes).
+
+    `engine` (default $CROSSWALK_ENGINE, else local) is what embeds: `ray` runs it as Ray Data
+    jobs on the cluster at `ray_address` (see `embed.ray_engine`), joined before anything is
+    embedded, so a cluster that does not answer leaves the store as it was."""
+    engine = engine or os.environ.get("CROSSWALK_ENGINE") or "local"
+    if engine not in ENGINES:
+        raise input_error("E025", None, what="engine", value=engine, known=", ".join(ENGINES))
     if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
         raise input_error("E024")
+    encoder = None
+    if engine == "ray":
+        from pipelines.embed import ray_engine
+
+        ray_engine.connect(ray_address)
+        encoder = ray_engine.RayEncoder(model=model)
     from pipelines.analysis.concepts import load_frameworks
     from pipelines.analysis.run import run_analysis
 
@@ -61,9 +88,21 @@ def run_build(
     frameworks = None if embed_only else load_frameworks(concepts or [])
     embedder = get_embedder(model)
     report = embed_missing(
-        conn, embedder, progress=(lambda d, t: progress(d, t, "embedding")) if progress else None
+        conn,
+        embedder,
+        progress=(lambda d, t: progress(d, t, "embedding")) if progress else None,
+        encoder=encoder,
     )
-    result = BuildResult(embedder.model_id, report.total, report.embedded)
+    result = BuildResult(
+        embedder.model_id,
+        report.total,
+        report.embedded,
+        engine=engine,
+        precision=f"{embedder.precision} ({embedder.precision_reason})"
+        if embedder.precision_reason
+        else embedder.precision,
+        reused_embeddings=report.reused,
+    )
     if embed_only:
         return result
     run = run_analysis(

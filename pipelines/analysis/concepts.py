@@ -53,6 +53,45 @@ class Framework:
     concepts: list[Concept]
     path: str = ""
 
+    def to_json(self) -> dict:
+        """The framework as a run stores it (without its file path)."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "field": self.field,
+            "kind": self.kind,
+            "citation": self.citation,
+            "concepts": [
+                {
+                    "key": c.key,
+                    "label": c.label,
+                    "description": c.description,
+                    "cues": c.cues,
+                    "related": [list(r) for r in c.related],
+                    "distinctive": c.distinctive,
+                }
+                for c in self.concepts
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict) -> Framework:
+        concepts = [
+            Concept(
+                framework=value["id"],
+                id=c["key"].split("/", 1)[1],
+                label=c["label"],
+                description=c["description"],
+                cues=list(c["cues"]),
+                related=[(target, why) for target, why in c["related"]],
+                distinctive=c.get("distinctive"),
+            )
+            for c in value["concepts"]
+        ]
+        return cls(
+            value["id"], value["label"], value["field"], value["kind"], value["citation"], concepts
+        )
+
 
 def _fail(path: Path, detail: str):
     return input_error("E026", path, detail=detail)

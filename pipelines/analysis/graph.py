@@ -6,14 +6,14 @@ from __future__ import annotations
 import networkx as nx
 
 from pipelines.analysis.concepts import Framework
+from pipelines.analysis.contract import Theme
 
 
 def concept_graph(
     frameworks: list[Framework],
     *,
-    themes: list[dict],
+    themes: list[Theme],
     concept_field_share: dict[str, dict[str, float]],
-    theme_concepts: dict[str, list[tuple[str, float]]],
     field_labels: dict[str, str],
 ) -> nx.Graph:
     graph = nx.Graph()
@@ -60,9 +60,9 @@ def concept_graph(
                     why="",
                 )
     for theme in themes:
-        node = f"theme:{theme['theme_key']}"
-        graph.add_node(node, kind="theme", label=theme["label"], size=theme["size"])
-        for concept_key, share in theme_concepts.get(theme["theme_key"], []):
+        node = f"theme:{theme.key}"
+        graph.add_node(node, kind="theme", label=theme.label, size=theme.size)
+        for concept_key, share in theme.concepts:
             graph.add_edge(
                 node, f"concept:{concept_key}", kind="association", weight=round(share, 4), why=""
             )

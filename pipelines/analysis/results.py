@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipelines import store
+from pipelines.analysis.contract import THEME_BROAD, THEME_FINE, Theme, load_result
 from pipelines.errors import input_error
 from pipelines.exports import register
 
@@ -27,21 +28,25 @@ def current_run_id(conn: sqlite3.Connection) -> int:
     return int(run["id"])
 
 
-def effective_themes(
-    conn: sqlite3.Connection, run_id: int | None = None
-) -> tuple[list[dict], dict[str, str]]:
-    """The run's themes with user renames, notes and merges applied, and the excerpt -> theme key
-    map after merges. A merged theme's excerpts count towards the theme it was merged into."""
+def themes_with_edits(
+    conn: sqlite3.Connection, run_id: int | None = None, *, level: int = THEME_FINE
+) -> tuple[list[Theme], dict[str, str]]:
+    """The run's themes of one level with user renames, notes and merges applied, and the
+    excerpt -> theme key map after merges. A merged theme's excerpts count towards the theme it
+    was merged into. Edits are keyed by theme key, so they work at both levels."""
     run_id = run_id or current_run_id(conn)
-    themes = store.run_result(conn, run_id, "themes") or []
-    assignments = store.run_result(conn, run_id, "assignments") or {}
+    broad = level == THEME_BROAD
+    themes = load_result(conn, run_id, "broad_themes" if broad else "themes") or []
+    assignments = (
+        store.run_result(conn, run_id, "broad_assignments" if broad else "assignments") or {}
+    )
     edits = store.annotations(conn, "theme:")
-    keys = {t["theme_key"] for t in themes}
+    keys = {t.key for t in themes}
     merged_into = {}
     for theme in themes:
-        target = edits.get((f"theme:{theme['theme_key']}", "merged_into"))
-        if target and target in keys and target != theme["theme_key"]:
-            merged_into[theme["theme_key"]] = target
+        target = edits.get((f"theme:{theme.key}", "merged_into"))
+        if target and target in keys and target != theme.key:
+            merged_into[theme.key] = target
 
     def final(key: str) -> str:
         seen = set()
@@ -54,17 +59,31 @@ def effective_themes(
     sizes = Counter(mapped.values())
     out = []
     for theme in themes:
-        key = theme["theme_key"]
-        if key in merged_into:
+        if theme.key in merged_into:
             continue
-        shown = dict(theme)
-        shown["machine_label"] = theme["label"]
-        shown["label"] = edits.get((f"theme:{key}", "label")) or theme["label"]
-        shown["note"] = edits.get((f"theme:{key}", "note")) or ""
-        shown["merged_from"] = sorted(k for k in merged_into if final(k) == key)
-        shown["size"] = sizes.get(key, 0)
-        out.append(shown)
+        theme.machine_label = theme.label
+        theme.label = edits.get((f"theme:{theme.key}", "label")) or theme.label
+        theme.note = edits.get((f"theme:{theme.key}", "note")) or ""
+        theme.merged_from = sorted(k for k in merged_into if final(k) == theme.key)
+        theme.size = sizes.get(theme.key, 0)
+        out.append(theme)
     return out, mapped
+
+
+def effective_themes(
+    conn: sqlite3.Connection, run_id: int | None = None, *, level: int = THEME_FINE
+) -> tuple[list[dict], dict[str, str]]:
+    """`themes_with_edits` as JSON rows (the stored form plus `machine_label`, `note` and
+    `merged_from`), for the pages that still read rows."""
+    themes, mapped = themes_with_edits(conn, run_id, level=level)
+    rows = []
+    for theme in themes:
+        row = theme.to_json()
+        row.update(
+            machine_label=theme.machine_label, note=theme.note, merged_from=theme.merged_from
+        )
+        rows.append(row)
+    return rows, mapped
 
 
 def rename_theme(conn: sqlite3.Connection, theme_key: str, label: str | None) -> None:
@@ -79,48 +98,59 @@ def merge_themes(conn: sqlite3.Connection, source_key: str, target_key: str | No
     store.set_annotation(conn, f"theme:{source_key}", "merged_into", target_key)
 
 
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
 @register("themes")
 def themes_table(conn: sqlite3.Connection) -> pd.DataFrame:
-    themes, _ = effective_themes(conn)
+    """Broad themes (level 1) then fine themes (level 2), with the user's edits."""
+    run_id = current_run_id(conn)
     rows = []
-    for t in themes:
-        rows.append(
-            {
-                "theme_id": t["theme_key"],
-                "theme_label": t["label"],
-                "machine_label": t["machine_label"],
-                "size": t["size"],
-                "verdict": t["verdict"],
-                "verdict_field": t["verdict_field"] or "",
-                "verdict_reason": t["verdict_reason"],
-                "stability": t["stability"],
-                "fragile": t["fragile"],
-                "key_terms": "; ".join(t["key_terms"]),
-                "concepts": "; ".join(f"{k} ({s:.0%})" for k, s in t.get("concepts", [])),
-                "merged_from": "; ".join(t["merged_from"]),
-                "note": t["note"],
-            }
-        )
+    for level in (THEME_BROAD, THEME_FINE):
+        for t in themes_with_edits(conn, run_id, level=level)[0]:
+            rows.append(
+                {
+                    "theme_id": t.key,
+                    "theme_label": t.label,
+                    "machine_label": t.machine_label,
+                    "level": t.level,
+                    "parent_id": t.parent or "",
+                    "size": t.size,
+                    "verdict": t.verdict,
+                    "verdict_field": t.verdict_field or "",
+                    "verdict_reason": t.verdict_reason,
+                    "stability": t.stability,
+                    "fragile": _flag(t.fragile),
+                    "key_terms": "; ".join(t.key_terms),
+                    "concepts": "; ".join(f"{k} ({s:.0%})" for k, s in t.concepts),
+                    "merged_from": "; ".join(t.merged_from),
+                    "note": t.note,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 @register("assignments")
 def assignments_table(conn: sqlite3.Connection) -> pd.DataFrame:
     run_id = current_run_id(conn)
-    themes, mapped = effective_themes(conn, run_id)
-    labels = {t["theme_key"]: t["label"] for t in themes}
-    tags = store.run_result(conn, run_id, "tags") or {}
+    themes, mapped = themes_with_edits(conn, run_id)
+    broad, broad_mapped = themes_with_edits(conn, run_id, level=THEME_BROAD)
+    labels = {t.key: t.label for t in themes}
+    broad_labels = {t.key: t.label for t in broad}
+    tags = load_result(conn, run_id, "tags") or {}
     frame = store.excerpts(conn)
+    ids = [str(i) for i in frame["excerpt_id"]]
     return pd.DataFrame(
         {
             "excerpt_id": frame["excerpt_id"],
             "external_id": frame["external_id"],
             "field": frame["field"],
-            "theme_id": [mapped.get(str(i), "") for i in frame["excerpt_id"]],
-            "theme_label": [labels.get(mapped.get(str(i), ""), "") for i in frame["excerpt_id"]],
-            "concepts": [
-                ";".join(t["concept"] for t in tags.get(str(i), [])) for i in frame["excerpt_id"]
-            ],
+            "theme_id": [mapped.get(i, "") for i in ids],
+            "theme_label": [labels.get(mapped.get(i, ""), "") for i in ids],
+            "concepts": [";".join(t.concept for t in tags.get(i, [])) for i in ids],
+            "broad_theme_id": [broad_mapped.get(i, "") for i in ids],
+            "broad_theme_label": [broad_labels.get(broad_mapped.get(i, ""), "") for i in ids],
         }
     )
 
@@ -128,37 +158,35 @@ def assignments_table(conn: sqlite3.Connection) -> pd.DataFrame:
 @register("concepts")
 def concepts_table(conn: sqlite3.Connection) -> pd.DataFrame:
     run_id = current_run_id(conn)
-    tags = store.run_result(conn, run_id, "tags") or {}
+    tags = load_result(conn, run_id, "tags") or {}
     frame = store.excerpts(conn).set_index("excerpt_id")
+    columns = [
+        "excerpt_id",
+        "external_id",
+        "field",
+        "concept",
+        "rank",
+        "score",
+        "similarity",
+        "evidence",
+    ]
     rows = []
     for excerpt_id, items in tags.items():
         row = frame.loc[int(excerpt_id)]
         for rank, tag in enumerate(items, start=1):
             rows.append(
-                {
-                    "excerpt_id": int(excerpt_id),
-                    "external_id": row["external_id"],
-                    "field": row["field"],
-                    "concept": tag["concept"],
-                    "rank": rank,
-                    "score": tag["score"],
-                    "similarity": tag["similarity"],
-                    "evidence": tag["evidence"],
-                }
+                [
+                    int(excerpt_id),
+                    row["external_id"],
+                    row["field"],
+                    tag.concept,
+                    rank,
+                    tag.score,
+                    tag.similarity,
+                    tag.evidence,
+                ]
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "excerpt_id",
-            "external_id",
-            "field",
-            "concept",
-            "rank",
-            "score",
-            "similarity",
-            "evidence",
-        ],
-    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 @register("comparisons", formats=("json",))
@@ -171,6 +199,7 @@ def comparisons(conn: sqlite3.Connection) -> dict:
         "vocabulary",
         "term_contexts",
         "coverage",
+        "coverage_counts",
     )
     return {name: store.run_result(conn, run_id, name) for name in names}
 
@@ -191,7 +220,11 @@ def graph(conn: sqlite3.Connection) -> nx.Graph:
     run_id = current_run_id(conn)
     data = store.run_result(conn, run_id, "graph")
     g = nx.node_link_graph(data, edges="links")
-    labels = {t["theme_key"]: t["label"] for t in effective_themes(conn, run_id)[0]}
+    labels = {
+        t.key: t.label
+        for level in (THEME_FINE, THEME_BROAD)
+        for t in themes_with_edits(conn, run_id, level=level)[0]
+    }
     for node, attrs in g.nodes(data=True):
         if node.startswith("theme:") and node[6:] in labels:
             attrs["label"] = labels[node[6:]]

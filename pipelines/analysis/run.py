@@ -1,6 +1,7 @@
-"""The analysis run: themes, the definitions lens, verdicts, stability, concept tags, comparisons,
-the concept graph and the 2-D map, persisted together as one run in one transaction.
+"""The analysis run: a short list of named steps, each a function with typed inputs and outputs.
 
+themes (fine, then broad) -> the definitions lenses -> concept tags -> theme names -> field
+comparisons -> the concept graph -> the 2-D map, saved by `store` as one run in one transaction.
 Every result is addressable by run id; the latest complete run is current. A build whose corpus,
 frameworks and parameters match the current run reuses it instead of recomputing.
 """
@@ -18,41 +19,49 @@ import numpy as np
 import pandas as pd
 
 from pipelines import __version__, store
-from pipelines.analysis.compare import (
-    composition,
-    field_similarity,
-    log_odds,
-    term_contexts,
-    verdicts,
-)
-from pipelines.analysis.concepts import (
-    CONCEPTS_DIR,
-    Framework,
-    all_concepts,
-    concept_prototypes,
-    load_frameworks,
-    tag_excerpts,
+from pipelines.analysis.clusterers import check_names, reduce_by_name
+from pipelines.analysis.compare import field_similarity, log_odds, term_contexts
+from pipelines.analysis.concepts import Framework, load_frameworks
+from pipelines.analysis.contract import (
+    ClusteringSummary,
+    Incremental,
+    Layout,
+    Lens,
+    RunResults,
+    Theme,
+    ThemeIdentity,
+    load_result,
 )
 from pipelines.analysis.graph import concept_graph, graph_layout
 from pipelines.analysis.incremental import Placement, plan
-from pipelines.analysis.layout import layout_2d, place_by_neighbours
-from pipelines.analysis.themes import (
-    author_surnames,
-    cluster,
-    key_terms,
-    match_themes,
-    normalise,
-    representatives,
-    stability,
-    theme_features,
-    theme_label,
-    theme_space,
+from pipelines.analysis.layout import place_by_neighbours
+from pipelines.analysis.naming import banned_words, name_families, name_themes
+
+# `tag_by_framework_group` and `theme_analysis` are part of this module's public face.
+from pipelines.analysis.tagging import (
+    ConceptTags,
+    tag_by_framework_group,  # noqa: F401, E402
+    tag_concepts,
+    theme_concepts,
 )
+from pipelines.analysis.themes import author_surnames, theme_space
+from pipelines.analysis.theming import broad_level, carry_keys, lens, theme_analysis
 from pipelines.embed.embedders import embed_cached
 
-FRAGILE_BELOW = 0.6  # stability under which a theme is marked fragile
+METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-ward-on-centres/phrase-names/v4"
 COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "community", "housing")
 DEFINED_WORDS = ("recovery", "recover", "desistance", "desist")
+STEPS = (
+    "loaded",
+    "themes",
+    "stability",
+    "definitions",
+    "concepts",
+    "comparisons",
+    "graph",
+    "layout",
+    "saved",
+)
 
 
 @dataclass
@@ -62,192 +71,53 @@ class RunOutcome:
     summary: dict
 
 
-def _params_hash(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+@dataclass
+class Corpus:
+    """The excerpts a run analyses, in store order, with their embeddings."""
+
+    frame: pd.DataFrame
+    ids: list[int]
+    texts: list[str]
+    fields: list[str]
+    field_order: list[str]
+    field_labels: dict[str, str]
+    vectors: np.ndarray  # raw embeddings, unit length
+    surnames: frozenset[str]  # cited authors' surnames: never theme words
 
 
-def _frameworks_hash(frameworks: list[Framework]) -> str:
-    digest = hashlib.sha256()
-    for framework in frameworks:
-        digest.update(
-            Path(framework.path).read_bytes() if framework.path else framework.id.encode()
-        )
-    return digest.hexdigest()
+@dataclass
+class Themes:
+    """Both theme levels of a run, keyed; representatives are excerpt ids."""
+
+    fine: list[Theme]
+    broad: list[Theme]
+    labels: np.ndarray  # fine theme index per excerpt
+    broad_labels: np.ndarray
+    vectors: np.ndarray  # field-centred
+    identity: ThemeIdentity
+    silhouette: dict[int, float]
+    composition: pd.DataFrame
+
+    def key_of(self) -> list[str]:
+        return [self.fine[t].key for t in self.labels]
+
+    def broad_key_of(self) -> list[str]:
+        return [self.broad[t].key for t in self.broad_labels]
 
 
-def carry_theme_keys(
-    conn: sqlite3.Connection, latest, main: dict, ids: list[int]
-) -> tuple[dict[int, str], int]:
-    """Stable keys for the new themes: a theme matched to one of the previous run's (by membership
-    and centre) keeps its key, and so the user's edits; the others get fresh keys."""
-    new_members = [set(np.asarray(ids)[main["labels"] == t].tolist()) for t in range(main["k"])]
-    matched: dict[int, str] = {}
-    next_key = 1
-    identity = (
-        store.run_result(conn, latest["id"], "theme_identity") if latest is not None else None
-    )
-    if identity:
-        old_members = {key: set(members) for key, members in identity["members"].items()}
-        old_centres = {k: np.asarray(v, dtype=np.float32) for k, v in identity["centres"].items()}
-        matched = match_themes(old_members, old_centres, new_members, main["centres"])
-        next_key = identity["next_key"]
-    for t in range(main["k"]):
-        if t not in matched:
-            matched[t] = f"T{next_key}"
-            next_key += 1
-    return matched, next_key
+class _Clock:
+    """Times each step and reports progress as `progress(done, total, step)`."""
 
+    def __init__(self, progress):
+        self.progress = progress
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
 
-def tag_by_framework_group(
-    texts: list[str],
-    vectors: np.ndarray,
-    frameworks: list[Framework],
-    *,
-    embedder,
-    encode=None,
-) -> list[list[dict]]:
-    """Concept tags per excerpt, best first: the bundled frameworks tagged together, and each
-    other codebook (`build --concepts`) tagged on its own.
-
-    Calibration and the cap of three tags then hold within a user's codebook, so its tags do not
-    depend on which other frameworks happen to be loaded, and its concepts are not crowded out by
-    the bundled ones. `vectors` are the field-centred embeddings (`theme_space`)."""
-    bundled = [f for f in frameworks if f.path and Path(f.path).parent == CONCEPTS_DIR]
-    groups = ([bundled] if bundled else []) + [[f] for f in frameworks if f not in bundled]
-    out: list[list[dict]] = [[] for _ in texts]
-    for group in groups:
-        concepts = all_concepts(group)
-        proto_texts, owners = concept_prototypes(concepts)
-        proto_vectors = (encode or embedder.encode)(proto_texts)
-        tagging = tag_excerpts(texts, vectors, concepts, proto_vectors, owners)
-        for row, found in zip(out, tagging.tags, strict=True):
-            row.extend(found)
-    return [sorted(row, key=lambda tag: -tag["score"]) for row in out]
-
-
-def lens(
-    index: np.ndarray,
-    vectors: np.ndarray,
-    texts: list[str],
-    fields: list[str],
-    field_order: list[str],
-    ids: list[int],
-    *,
-    seed: int,
-    stop_words: frozenset[str] = frozenset(),
-) -> dict:
-    """The theme analysis over a subset (a lens): its families, each field's share of each family,
-    and exemplars per field."""
-    if len(index) < 6:
-        return {"families": [], "count": int(len(index))}
-    sub = theme_analysis(
-        vectors[index],
-        [texts[i] for i in index],
-        [fields[i] for i in index],
-        field_order,
-        seed=seed,
-        with_stability=False,
-        stop_words=stop_words,
-    )
-    families = []
-    field_totals = pd.Series([fields[i] for i in index]).value_counts()
-    for theme in sub["themes"]:
-        members = index[sub["labels"] == theme["index"]]
-        counts = pd.Series([fields[i] for i in members]).value_counts()
-        families.append(
-            {
-                "family": theme["index"] + 1,
-                "label": theme["label"],
-                "size": theme["size"],
-                "key_terms": theme["key_terms"],
-                "counts": {f: int(counts.get(f, 0)) for f in field_order},
-                "share_of_field": {
-                    f: round(float(counts.get(f, 0) / field_totals.get(f, 1)), 4)
-                    for f in field_order
-                },
-                "verdict": theme["verdict"],
-                "verdict_field": theme["verdict_field"],
-                "verdict_reason": theme["verdict_reason"],
-                "exemplars": {
-                    f: [ids[index[i]] for i in reps] for f, reps in theme["representatives"].items()
-                },
-            }
-        )
-    return {
-        "families": families,
-        "count": int(len(index)),
-        "assignments": {str(ids[i]): int(sub["labels"][j]) + 1 for j, i in enumerate(index)},
-    }
-
-
-def theme_analysis(
-    vectors: np.ndarray,
-    texts: list[str],
-    fields: list[str],
-    field_order: list[str],
-    *,
-    seed: int,
-    with_stability: bool = True,
-    stop_words: frozenset[str] = frozenset(),
-    placement: Placement | None = None,
-) -> dict:
-    """Cluster, label and describe a set of excerpts (all of them, or one lens).
-
-    Themes are clustered on the embeddings joined with the words (`theme_features`); their centres
-    and representatives are taken in the field-centred embedding space alone, whose axes do not
-    change from run to run, so a rebuild can match themes by centre. With a `placement`, its
-    themes (the previous run's, new excerpts placed) replace the clustering and its carried
-    stability the bootstrap."""
-    vectors = theme_space(vectors, fields)
-    if placement:
-        clustering, features = placement.clustering, None
-    else:
-        features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
-        clustering = cluster(features, seed=seed)
-    labels = clustering.labels
-    centres = normalise(np.vstack([vectors[labels == t].mean(axis=0) for t in range(clustering.k)]))
-    terms = key_terms(texts, labels, extra_stop_words=stop_words)
-    if placement:
-        scores = placement.stability
-    elif with_stability and clustering.k > 1:
-        scores = stability(features, labels, k=clustering.k, seed=seed)
-    else:
-        scores = np.ones(clustering.k)
-    table = composition(labels, fields, field_order)
-    verdict_list = verdicts(table)
-    fields_arr = np.asarray(fields)
-    themes = []
-    for t in range(clustering.k):
-        members = np.flatnonzero(labels == t)
-        reps = {}
-        for field in field_order:
-            in_field = members[fields_arr[members] == field]
-            reps[field] = representatives(vectors, in_field, centres[t], count=3)
-        verdict = verdict_list[t]
-        themes.append(
-            {
-                "index": t,
-                "label": theme_label(terms[t]),
-                "size": int(len(members)),
-                "key_terms": [term for term, _ in terms[t]],
-                "term_weights": [w for _, w in terms[t]],
-                "stability": round(float(scores[t]), 3),
-                "fragile": bool(scores[t] < FRAGILE_BELOW),
-                "verdict": verdict.verdict,
-                "verdict_field": verdict.field,
-                "verdict_reason": verdict.reason,
-                "representatives": reps,
-            }
-        )
-    return {
-        "vectors": vectors,
-        "labels": labels,
-        "centres": centres,
-        "k": clustering.k,
-        "silhouette": clustering.scores,
-        "themes": themes,
-        "composition": table,
-    }
+    def __call__(self, name: str) -> None:
+        elapsed = time.perf_counter() - self.started - sum(self.timings.values())
+        self.timings[name] = round(elapsed, 3)
+        if self.progress:
+            self.progress(len(self.timings), len(STEPS), name)
 
 
 def run_analysis(
@@ -259,310 +129,400 @@ def run_analysis(
     progress=None,
     force: bool = False,
     full: bool = False,
+    clusterer: str = "ward",
+    reducer: str = "tsne",
 ) -> RunOutcome:
     """Run the analysis and persist it, or reuse the current run when nothing changed.
 
     When only a few excerpts were added (the rule in `incremental`), they are placed into the
     current run's themes instead of re-clustering; `full=True` always re-clusters (and recomputes
     an unchanged corpus whose current run was incremental)."""
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def step(name: str, done: int, total: int = 9):
-        timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
-        if progress:
-            progress(done, total, name)
-
+    check_names(clusterer=clusterer, reducer=reducer)
+    clock = _Clock(progress)
     frameworks = frameworks if frameworks is not None else load_frameworks([])
-    frame = store.excerpts(conn)
+    params = run_params(embedder, frameworks, seed=seed, clusterer=clusterer, reducer=reducer)
+    latest = store.latest_run(conn)
+    corpus_hash = store.corpus_hash(conn)
+    if not force and reusable(conn, latest, params, corpus_hash, full=full):
+        return RunOutcome(latest["id"], True, json.loads(latest["summary"] or "{}"))
+
+    corpus = load_corpus(conn, embedder)
+    clock("loaded")
+    placement = None if full or force else plan_placement(conn, latest, params, corpus)
+    themes = find_themes(conn, corpus, latest, seed=seed, placement=placement, clusterer=clusterer)
+    clock("themes")
+    clock("stability")  # measured within the themes step; kept as a step for progress output
+    definitions, defined_words = read_lenses(corpus, seed=seed)
+    clock("definitions")
+    tags = tag_concepts(
+        corpus.texts,
+        themes.vectors,
+        corpus.fields,
+        corpus.field_order,
+        frameworks,
+        embedder=embedder,
+        encode=lambda phrases: embed_cached(conn, embedder, phrases),
+    )
+    for level, labels in ((themes.fine, themes.labels), (themes.broad, themes.broad_labels)):
+        for theme in level:
+            theme.concepts = theme_concepts(tags, np.flatnonzero(labels == theme.index))
+    name_themes(
+        themes.broad + themes.fine,
+        [
+            themes.broad_labels if t.level == 1 else themes.labels
+            for t in themes.broad + themes.fine
+        ],
+        corpus.texts,
+        corpus.vectors,
+        tags,
+        frameworks,
+        encode=lambda phrases: embed_cached(conn, embedder, phrases),
+        surnames=corpus.surnames,
+    )
+    for found in (definitions, defined_words):
+        name_families(
+            found,
+            corpus.ids,
+            corpus.texts,
+            corpus.vectors,
+            frameworks,
+            encode=lambda phrases: embed_cached(conn, embedder, phrases),
+            surnames=corpus.surnames,
+        )
+    clock("concepts")
+    comparisons = compare_fields(corpus, banned_words(corpus.texts, corpus.surnames, frameworks))
+    clock("comparisons")
+    graph, positions = build_graph(frameworks, themes, tags, corpus, seed=seed)
+    clock("graph")
+    layout = map_layout(conn, latest, corpus, placement, seed=seed, reducer=reducer)
+    clock("layout")
+    results = assemble(
+        corpus,
+        themes,
+        (definitions, defined_words),
+        tags,
+        comparisons,
+        (graph, positions),
+        layout,
+        frameworks,
+        incremental_record(conn, latest, corpus, placement),
+    )
+    summary = summarise(corpus, themes, definitions, tags, placement)
+    clock.timings["total"] = round(time.perf_counter() - clock.started, 3)
+    run_id = store.save_run(
+        conn,
+        params=params,
+        model_id=embedder.model_id,
+        corpus_hash=corpus_hash,
+        seed=seed,
+        software_version=__version__,
+        timings=clock.timings,
+        summary=summary,
+        results=results.to_json(),
+    )
+    clock("saved")
+    return RunOutcome(run_id, False, summary)
+
+
+def run_params(
+    embedder, frameworks: list[Framework], *, seed: int, clusterer: str, reducer: str
+) -> dict:
+    """The parameters a run is reproducible from, with their hash (what `reusable` compares)."""
     params = {
         "seed": seed,
         "model_id": embedder.model_id,
         "frameworks": _frameworks_hash(frameworks),
         "software_version": __version__,
-        "method": "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/v3",
+        "method": METHOD,
     }
-    corpus = store.corpus_hash(conn)
-    latest = store.latest_run(conn)
-    previous_summary = json.loads(latest["summary"] or "{}") if latest is not None else {}
-    if (
-        latest is not None
-        and not force
-        and latest["corpus_hash"] == corpus
-        and json.loads(latest["params"]).get("hash") == _params_hash(params)
-        and not (full and "placed into existing themes" in previous_summary)
-    ):
-        return RunOutcome(latest["id"], True, previous_summary)
+    if (clusterer, reducer) != ("ward", "tsne"):
+        params["clusterer"], params["reducer"] = clusterer, reducer
+    params["hash"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return params
 
-    vectors = store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist())
-    texts = frame["text"].tolist()
+
+def reusable(
+    conn: sqlite3.Connection, latest, params: dict, corpus_hash: str, *, full: bool
+) -> bool:
+    """Whether the current run already answers this build: same corpus and parameters, and (for a
+    `full` build) not a run that placed excerpts into older themes."""
+    if latest is None or latest["corpus_hash"] != corpus_hash:
+        return False
+    if json.loads(latest["params"]).get("hash") != params["hash"]:
+        return False
+    record = load_result(conn, latest["id"], "incremental")
+    return not (full and record is not None and record.placed)
+
+
+def load_corpus(conn: sqlite3.Connection, embedder) -> Corpus:
+    frame = store.excerpts(conn)
     fields = frame["field"].tolist()
-    labels_by_field = store.field_labels(conn)
-    field_order = [f for f in store.fields(conn)["slug"] if f in set(fields)]
-    ids = frame["excerpt_id"].astype(int).tolist()
-    step("loaded", 1)
-
-    surnames = author_surnames(frame["authors"].tolist())
-    placement = (
-        None
-        if full or force
-        else plan(
-            conn,
-            latest,
-            params_hash=_params_hash(params),
-            frame=frame,
-            theme_vectors=theme_space(vectors, fields),
-        )
+    present = set(fields)
+    return Corpus(
+        frame=frame,
+        ids=frame["excerpt_id"].astype(int).tolist(),
+        texts=frame["text"].tolist(),
+        fields=fields,
+        field_order=[f for f in store.fields(conn)["slug"] if f in present],
+        field_labels=store.field_labels(conn),
+        vectors=store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist()),
+        surnames=author_surnames(frame["authors"].tolist()),
     )
-    main = theme_analysis(
-        vectors,
-        texts,
-        fields,
-        field_order,
+
+
+def plan_placement(conn, latest, params: dict, corpus: Corpus) -> Placement | None:
+    return plan(
+        conn,
+        latest,
+        params_hash=params["hash"],
+        frame=corpus.frame,
+        theme_vectors=theme_space(corpus.vectors, corpus.fields),
+    )
+
+
+def find_themes(
+    conn: sqlite3.Connection,
+    corpus: Corpus,
+    latest,
+    *,
+    seed: int,
+    placement: Placement | None,
+    clusterer: str,
+) -> Themes:
+    """Fine themes, the broad level over them, and stable keys matched to the previous run's."""
+    fine = theme_analysis(
+        corpus.vectors,
+        corpus.texts,
+        corpus.fields,
+        corpus.field_order,
         seed=seed,
-        stop_words=surnames,
+        stop_words=corpus.surnames,
         placement=placement,
+        clusterer=clusterer,
     )
-    step("themes", 2)
-
-    matched, next_key = carry_theme_keys(conn, latest, main, ids)
-    for theme in main["themes"]:
-        theme["theme_key"] = matched[theme["index"]]
-        theme["representatives"] = {
-            f: [ids[i] for i in reps] for f, reps in theme["representatives"].items()
-        }
-    theme_keys = [matched[t] for t in main["labels"]]
-
-    # Evidence-type composition of each theme.
-    evidence = frame["evidence_type"].fillna("unspecified").tolist()
-    evidence_table = pd.crosstab(
-        pd.Series(theme_keys, name="theme_key"), pd.Series(evidence, name="evidence_type")
+    parent, broad, broad_labels = broad_level(
+        fine,
+        corpus.texts,
+        corpus.fields,
+        corpus.field_order,
+        seed=seed,
+        stop_words=corpus.surnames,
+        with_stability=placement is None,
     )
-    step("stability", 3)
+    previous = load_result(conn, latest["id"], "theme_identity") if latest is not None else None
+    ids = np.asarray(corpus.ids)
+    fine_members = [set(ids[fine.labels == t].tolist()) for t in range(fine.k)]
+    broad_centres = np.vstack(
+        [fine.vectors[broad_labels == b].mean(axis=0) for b in range(len(broad))]
+    )
+    broad_centres /= np.maximum(np.linalg.norm(broad_centres, axis=1, keepdims=True), 1e-12)
+    broad_members = [set(ids[broad_labels == b].tolist()) for b in range(len(broad))]
+    fine_keys, next_key = carry_keys(previous, fine_members, fine.centres)
+    broad_keys, next_broad = carry_keys(previous, broad_members, broad_centres, broad=True)
+    for level, keys in ((fine.themes, fine_keys), (broad, broad_keys)):
+        for theme in level:
+            theme.key = keys[theme.index]
+            theme.representatives = {
+                f: [corpus.ids[i] for i in reps] for f, reps in theme.representatives.items()
+            }
+    for theme in fine.themes:
+        theme.parent = broad_keys[int(parent[theme.index])]
+    identity = ThemeIdentity(
+        members={fine_keys[t]: sorted(m) for t, m in enumerate(fine_members)},
+        centres={fine_keys[t]: fine.centres[t].round(5).tolist() for t in range(fine.k)},
+        next_key=next_key,
+        broad_members={broad_keys[b]: sorted(m) for b, m in enumerate(broad_members)},
+        broad_centres={
+            broad_keys[b]: broad_centres[b].round(5).tolist() for b in range(len(broad))
+        },
+        next_broad_key=next_broad,
+    )
+    table = fine.composition.copy()
+    table["theme_key"] = table["theme"].map(lambda t: fine_keys[int(t)])
+    return Themes(
+        fine.themes,
+        broad,
+        fine.labels,
+        broad_labels,
+        fine.vectors,
+        identity,
+        fine.silhouette,
+        table,
+    )
 
-    # The definitions lens, and the lens over excerpts that use the defined words.
-    lens_members = {
-        "definitions": (frame["kind"] == "definition").to_numpy(),
-        "defined_words": frame["text"]
-        .str.lower()
-        .str.contains("|".join(DEFINED_WORDS), regex=True)
-        .to_numpy(),
-    }
-    lenses = {
-        name: lens(
-            np.flatnonzero(members),
-            vectors,
-            texts,
-            fields,
-            field_order,
-            ids,
+
+def read_lenses(corpus: Corpus, *, seed: int) -> tuple[Lens, Lens]:
+    """The definitions lens, and the lens over excerpts that use the defined words."""
+    kinds = corpus.frame["kind"]
+    uses_words = corpus.frame["text"].str.lower().str.contains("|".join(DEFINED_WORDS), regex=True)
+    return tuple(
+        lens(
+            np.flatnonzero(members.to_numpy()),
+            corpus.vectors,
+            corpus.texts,
+            corpus.fields,
+            corpus.field_order,
+            corpus.ids,
             seed=seed,
-            stop_words=surnames,
+            stop_words=corpus.surnames,
         )
-        for name, members in lens_members.items()
-    }
-    step("definitions", 4)
-
-    # Concept tags.
-    concepts = all_concepts(frameworks)
-    excerpt_tags = tag_by_framework_group(
-        texts,
-        main["vectors"],
-        frameworks,
-        embedder=embedder,
-        encode=lambda phrases: embed_cached(conn, embedder, phrases),
+        for members in (kinds == "definition", uses_words)
     )
-    tags = {str(ids[i]): excerpt_tags[i] for i in range(len(ids))}
-    fields_arr = np.asarray(fields)
-    coverage: dict[str, dict[str, float]] = {}
-    tagged_sets = [{t["concept"] for t in tag_list} for tag_list in excerpt_tags]
-    for concept in concepts:
-        has = np.array([concept.key in s for s in tagged_sets])
-        coverage[concept.key] = {
-            f: round(float(has[fields_arr == f].mean()), 4) for f in field_order
-        }
-    theme_concepts: dict[str, list[tuple[str, float]]] = {}
-    labels_arr = main["labels"]
-    for theme in main["themes"]:
-        members = np.flatnonzero(labels_arr == theme["index"])
-        counter: dict[str, int] = {}
-        for i in members:
-            for key in tagged_sets[i]:
-                counter[key] = counter.get(key, 0) + 1
-        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
-        theme_concepts[theme["theme_key"]] = [(k, round(v / len(members), 4)) for k, v in ranked]
-        theme["concepts"] = theme_concepts[theme["theme_key"]]
-    step("concepts", 5)
 
-    # Comparisons.
-    similarity = field_similarity(vectors, fields, field_order)
-    vocabulary = log_odds(texts, fields)
+
+@dataclass
+class Comparisons:
+    similarity: pd.DataFrame
+    vocabulary: pd.DataFrame
+    contexts: dict
+
+
+def compare_fields(corpus: Corpus, banned: frozenset[str]) -> Comparisons:
+    """How the fields differ: overall similarity, each field's distinctive words (never a cited
+    name or boilerplate, see `naming`) and how each field uses a few shared words."""
     contexts = {
-        term: term_contexts(term, texts, vectors, fields, field_order) for term in COMPARISON_TERMS
+        term: term_contexts(term, corpus.texts, corpus.vectors, corpus.fields, corpus.field_order)
+        for term in COMPARISON_TERMS
     }
     for result in contexts.values():
         for info in result["fields"].values():
-            info["examples"] = [ids[i] for i in info["examples"]]
-    step("comparisons", 6)
+            info["examples"] = [corpus.ids[i] for i in info["examples"]]
+    return Comparisons(
+        field_similarity(corpus.vectors, corpus.fields, corpus.field_order),
+        _without(log_odds(corpus.texts, corpus.fields, top=40), banned),
+        contexts,
+    )
+
+
+def _without(vocabulary: pd.DataFrame, banned: frozenset[str], *, top: int = 15) -> pd.DataFrame:
+    if vocabulary.empty:
+        return vocabulary
+    kept = vocabulary[~vocabulary["term"].isin(banned)]
+    return kept.groupby("field", sort=False).head(top).reset_index(drop=True)
+
+
+def build_graph(frameworks, themes: Themes, tags: ConceptTags, corpus: Corpus, *, seed: int):
+    import networkx as nx
 
     graph = concept_graph(
         frameworks,
-        themes=main["themes"],
-        concept_field_share=coverage,
-        theme_concepts=theme_concepts,
-        field_labels={f: labels_by_field[f] for f in field_order},
+        themes=themes.fine,
+        concept_field_share=tags.coverage,
+        field_labels={f: corpus.field_labels[f] for f in corpus.field_order},
     )
-    import networkx as nx
+    return nx.node_link_data(graph, edges="links"), graph_layout(graph, seed=seed)
 
-    graph_data = nx.node_link_data(graph, edges="links")
-    positions = graph_layout(graph, seed=seed)
-    step("graph", 7)
 
+def map_layout(
+    conn, latest, corpus: Corpus, placement: Placement | None, *, seed: int, reducer: str
+) -> Layout:
+    """The 2-D map; a run that placed new excerpts keeps the previous map and places them in it."""
     if placement:
-        coords, layout_method = _extend_layout(conn, latest["id"], ids, vectors)
+        previous = load_result(conn, latest["id"], "layout")
+        old = {i: (x, y) for i, x, y in zip(previous.ids, previous.x, previous.y, strict=True)}
+        known = np.array([i in old for i in corpus.ids])
+        coords = np.zeros((len(corpus.ids), 2))
+        coords[known] = [old[i] for i in np.asarray(corpus.ids)[known]]
+        coords[~known] = place_by_neighbours(
+            corpus.vectors[~known], corpus.vectors[known], coords[known]
+        )
+        coords = np.round(coords, 5)
+        method = previous.method + "; new excerpts placed by nearest neighbours"
     else:
-        coords, layout_method = layout_2d(vectors, seed=seed)
-    step("layout", 8)
+        coords, method = reduce_by_name(reducer, corpus.vectors, seed=seed)
+    return Layout(method, corpus.ids, coords[:, 0].tolist(), coords[:, 1].tolist())
 
-    table = main["composition"].copy()
-    table["theme_key"] = table["theme"].map(lambda t: matched[int(t)])
+
+def incremental_record(conn, latest, corpus: Corpus, placement: Placement | None) -> Incremental:
+    if not placement:
+        return Incremental(full_size=len(corpus.ids))
+    previous = load_result(conn, latest["id"], "incremental")
+    return Incremental(full_size=previous.full_size if previous else 0, **placement.record())
+
+
+def assemble(
+    corpus,
+    themes: Themes,
+    lenses,
+    tags: ConceptTags,
+    comparisons: Comparisons,
+    graph,
+    layout: Layout,
+    frameworks,
+    incremental: Incremental,
+) -> RunResults:
+    keys, broad_keys = themes.key_of(), themes.broad_key_of()
+    evidence = corpus.frame["evidence_type"].fillna("unspecified").tolist()
+    evidence_table = pd.crosstab(
+        pd.Series(keys, name="theme_key"), pd.Series(evidence, name="evidence_type")
+    )
+    return RunResults(
+        themes=themes.fine,
+        broad_themes=themes.broad,
+        assignments={str(i): k for i, k in zip(corpus.ids, keys, strict=True)},
+        broad_assignments={str(i): k for i, k in zip(corpus.ids, broad_keys, strict=True)},
+        composition=json.loads(themes.composition.to_json(orient="records")),
+        evidence_composition={
+            k: {c: int(v) for c, v in row.items()} for k, row in evidence_table.iterrows()
+        },
+        clustering=ClusteringSummary(
+            k=len(themes.fine),
+            silhouette=themes.silhouette,
+            method="Ward on field-centred embeddings joined with field-centred LSA of the words, k by silhouette",
+            broad_k=len(themes.broad),
+            broad_method="Ward on the fine themes' centres (weighted by size), k in 4-10 by silhouette",
+        ),
+        theme_identity=themes.identity,
+        incremental=incremental,
+        excerpt_fields={
+            str(i): [f, k]
+            for i, f, k in zip(
+                corpus.ids, corpus.fields, corpus.frame["kind"].fillna(""), strict=True
+            )
+        },
+        definitions=lenses[0],
+        defined_words=lenses[1],
+        tags={str(i): tags.tags[n] for n, i in enumerate(corpus.ids)},
+        coverage=tags.coverage,
+        coverage_counts=tags.coverage_counts,
+        field_similarity=json.loads(comparisons.similarity.to_json(orient="split")),
+        vocabulary=json.loads(comparisons.vocabulary.to_json(orient="records")),
+        term_contexts=comparisons.contexts,
+        graph=graph[0],
+        graph_layout=graph[1],
+        layout=layout,
+        frameworks=frameworks,
+    )
+
+
+def summarise(
+    corpus: Corpus, themes: Themes, definitions: Lens, tags: ConceptTags, placement
+) -> dict:
+    fine = themes.fine
     summary = {
-        "excerpts": len(ids),
-        "themes": main["k"],
-        "shared": sum(t["verdict"] == "shared" for t in main["themes"]),
-        "distinctive": sum(t["verdict"] == "distinctive" for t in main["themes"]),
-        "mixed": sum(t["verdict"] == "mixed" for t in main["themes"]),
-        "fragile": sum(t["fragile"] for t in main["themes"]),
-        "definition families": len(lenses["definitions"]["families"]),
-        "concepts tagged per excerpt": round(float(np.mean([len(t) for t in excerpt_tags])), 2),
+        "excerpts": len(corpus.ids),
+        "themes": len(fine),
+        "broad themes": len(themes.broad),
+        "shared": sum(t.verdict == "shared" for t in fine),
+        "distinctive": sum(t.verdict == "distinctive" for t in fine),
+        "mixed": sum(t.verdict == "mixed" for t in fine),
+        "fragile": sum(t.fragile for t in fine),
+        "fragile broad themes": sum(t.fragile for t in themes.broad),
+        "definition families": len(definitions.families),
+        "concepts tagged per excerpt": round(float(np.mean([len(t) for t in tags.tags] or [0])), 2),
         "unassigned": 0,
     }
     if placement:
         summary["placed into existing themes"] = placement.new
         summary["far from every theme"] = placement.far
         summary["full rebuild would change the themes"] = placement.rebuild_would_change
-    incremental = (
-        {**placement.record(), "full_size": previous_full_size(conn, latest)}
-        if placement
-        else {"full_size": len(ids), "placed_since_full": 0}
-    )
-    results = {
-        "themes": main["themes"],
-        "assignments": {str(i): k for i, k in zip(ids, theme_keys, strict=True)},
-        "composition": json.loads(table.to_json(orient="records")),
-        "evidence_composition": {
-            k: {c: int(v) for c, v in row.items()} for k, row in evidence_table.iterrows()
-        },
-        "clustering": {
-            "k": main["k"],
-            "silhouette": main["silhouette"],
-            "method": "Ward on field-centred embeddings joined with field-centred LSA of the words, k by silhouette",
-        },
-        "theme_identity": {
-            "members": {
-                matched[t]: sorted(np.asarray(ids)[main["labels"] == t].tolist())
-                for t in range(main["k"])
-            },
-            "centres": {matched[t]: main["centres"][t].round(5).tolist() for t in range(main["k"])},
-            "next_key": next_key,
-        },
-        "incremental": incremental,
-        "excerpt_fields": {
-            str(i): [f, k] for i, f, k in zip(ids, fields, frame["kind"].fillna(""), strict=True)
-        },
-        "definitions": lenses["definitions"],
-        "defined_words": lenses["defined_words"],
-        "tags": tags,
-        "coverage": coverage,
-        "field_similarity": json.loads(similarity.to_json(orient="split")),
-        "vocabulary": json.loads(vocabulary.to_json(orient="records")),
-        "term_contexts": contexts,
-        "graph": graph_data,
-        "graph_layout": positions,
-        "layout": {
-            "method": layout_method,
-            "ids": ids,
-            "x": coords[:, 0].tolist(),
-            "y": coords[:, 1].tolist(),
-        },
-        "frameworks": [
-            {
-                "id": f.id,
-                "label": f.label,
-                "field": f.field,
-                "kind": f.kind,
-                "citation": f.citation,
-                "concepts": [
-                    {
-                        "key": c.key,
-                        "label": c.label,
-                        "description": c.description,
-                        "cues": c.cues,
-                        "related": c.related,
-                        "distinctive": c.distinctive,
-                    }
-                    for c in f.concepts
-                ],
-            }
-            for f in frameworks
-        ],
-    }
-    timings["total"] = round(time.perf_counter() - started, 3)
-    params["hash"] = _params_hash({k: v for k, v in params.items() if k != "hash"})
-    with store.transaction(conn):
-        cursor = conn.execute(
-            "INSERT INTO runs (created_at, finished_at, status, params, model_id, corpus_hash, seed, software_version, timings, summary) "
-            "VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, ?)",
-            (
-                store.now(),
-                store.now(),
-                json.dumps(params),
-                embedder.model_id,
-                corpus,
-                seed,
-                __version__,
-                json.dumps(timings),
-                json.dumps(summary),
-            ),
+    return summary
+
+
+def _frameworks_hash(frameworks: list[Framework]) -> str:
+    digest = hashlib.sha256()
+    for framework in frameworks:
+        digest.update(
+            Path(framework.path).read_bytes() if framework.path else framework.id.encode()
         )
-        run_id = cursor.lastrowid
-        conn.executemany(
-            "INSERT INTO run_results (run_id, name, value) VALUES (?, ?, ?)",
-            [
-                (run_id, name, json.dumps(value, default=_json_default))
-                for name, value in results.items()
-            ],
-        )
-    step("saved", 9)
-    return RunOutcome(run_id, False, summary)
-
-
-def previous_full_size(conn: sqlite3.Connection, run) -> int:
-    record = store.run_result(conn, run["id"], "incremental") or {}
-    return int(record.get("full_size", 0))
-
-
-def _extend_layout(
-    conn: sqlite3.Connection, run_id: int, ids: list[int], vectors: np.ndarray
-) -> tuple[np.ndarray, str]:
-    """The previous run's map, with each new excerpt placed among its nearest mapped neighbours."""
-    previous = store.run_result(conn, run_id, "layout")
-    old = {
-        int(i): (x, y)
-        for i, x, y in zip(previous["ids"], previous["x"], previous["y"], strict=True)
-    }
-    known = np.array([i in old for i in ids])
-    coords = np.zeros((len(ids), 2))
-    coords[known] = [old[i] for i in np.asarray(ids)[known]]
-    coords[~known] = place_by_neighbours(vectors[~known], vectors[known], coords[known])
-    return np.round(coords, 5), previous["method"] + "; new excerpts placed by nearest neighbours"
-
-
-def _json_default(value):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(type(value).__name__)
+    return digest.hexdigest()

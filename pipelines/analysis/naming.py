@@ -1,0 +1,324 @@
+"""Readable names for themes: a short phrase a practitioner would use, never citation debris.
+
+A theme's name is built from what it is about, in two ways, in this order:
+
+1. **A concept that is clearly over-represented leads.** When a framework or codebook concept is
+   tagged on at least `CONCEPT_SHARE` of the theme's excerpts (and on at least `CONCEPT_MIN` of
+   them) and that share is at least `CONCEPT_LIFT` times its share of the whole corpus, the concept
+   with the largest share x lift names the theme (its label shortened to five words).
+2. **Otherwise, a phrase from its excerpts.** Two- to four-word phrases that occur in at least two
+   of the theme's excerpts are ranked by how close their embedding is to the theme's centre, with
+   maximal marginal relevance for diversity (in the spirit of BERTopic's KeyBERT-inspired and MMR
+   representations); the best phrase is the name and the next two are kept as key phrases.
+
+Names, phrases, key terms and the distinctive vocabulary never contain a cited author's surname,
+a proper noun taken from the text (a word written capitalised mid-sentence nearly every time it
+occurs, unless a concept uses it), "et al.", a year, or the boilerplate of summaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from pipelines.analysis.concepts import Framework, all_concepts
+from pipelines.analysis.contract import Lens, Theme
+
+CONCEPT_SHARE = 0.3
+CONCEPT_LIFT = 1.5
+CONCEPT_MIN = 3
+PHRASE_CANDIDATES = 40
+MMR_DIVERSITY = 0.5
+
+# The words summaries use about their sources rather than about recovery.
+BOILERPLATE = frozenset(
+    [
+        "et",
+        "al",
+        "author",
+        "authors",
+        "review",
+        "reviews",
+        "study",
+        "studies",
+        "paper",
+        "papers",
+        "article",
+        "articles",
+        "report",
+        "reports",
+        "chapter",
+        "book",
+        "essay",
+        "authors'",
+        "argue",
+        "argues",
+        "argued",
+        "describe",
+        "describes",
+        "described",
+        "find",
+        "finds",
+        "found",
+        "note",
+        "notes",
+        "noted",
+        "suggest",
+        "suggests",
+        "suggested",
+        "write",
+        "writes",
+        "wrote",
+        "written",
+        "writing",
+        "interview",
+        "interviews",
+        "interviewed",
+        "participants",
+        "participant",
+        "sample",
+        "respondents",
+        "survey",
+        "researchers",
+        "research",
+        "researcher",
+        "evidence",
+        "data",
+        "findings",
+        "finding",
+        "analysis",
+        "synthesis",
+        "summary",
+        "literature",
+        "account",
+        "accounts",
+        "conclude",
+        "concludes",
+        "concluded",
+        "propose",
+        "proposes",
+        "proposed",
+        "show",
+        "shows",
+        "showed",
+        "report",
+        "reported",
+        "cite",
+        "cited",
+        "according",
+        "discuss",
+        "discusses",
+        "discussed",
+        "examine",
+        "examines",
+        "examined",
+        "explore",
+        "explores",
+        "explored",
+        "model",
+        "models",
+    ]
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+_SENTENCE_START = re.compile(r"(^|[.!?:;]\s+|[\"'(]\s*)$")
+
+
+def proper_nouns(texts: list[str], *, keep: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Words written capitalised mid-sentence in at least 80% of their occurrences (and at least
+    twice): people's and organisations' names, which say who wrote about a theme, not what it is."""
+    capital: Counter = Counter()
+    lower: Counter = Counter()
+    for text in texts:
+        for match in _WORD.finditer(text):
+            word = match.group(0)
+            low = word.lower()
+            if word[0].isupper():
+                if not _SENTENCE_START.search(text[: match.start()]):
+                    capital[low] += 1
+            else:
+                lower[low] += 1
+    return frozenset(
+        w
+        for w, c in capital.items()
+        if c >= 2 and c >= 0.8 * (c + lower[w]) and w not in keep and len(w) > 1
+    )
+
+
+def concept_vocabulary(frameworks: list[Framework]) -> frozenset[str]:
+    words = set()
+    for concept in all_concepts(frameworks):
+        for text in [concept.label, *concept.cues]:
+            words.update(w.lower() for w in _WORD.findall(text))
+    return frozenset(words)
+
+
+def banned_words(
+    texts: list[str], surnames: frozenset[str], frameworks: list[Framework]
+) -> frozenset[str]:
+    """Every word that may not appear in a name, a key term or the distinctive vocabulary."""
+    keep = concept_vocabulary(frameworks)
+    return frozenset(surnames) | BOILERPLATE | proper_nouns(texts, keep=keep)
+
+
+def short_label(label: str) -> str:
+    """A concept label cut to at most five words: parentheses dropped, then the tail after a
+    preposition or a comma, until it fits."""
+    text = re.sub(r"\s*\([^)]*\)", "", label).strip()
+    words = text.split()
+    while len(words) > 5:
+        cut = max(
+            (i for i, w in enumerate(words) if i >= 2 and w.lower().strip(",") in _CUT_WORDS),
+            default=None,
+        )
+        words = words[:5] if cut is None else words[:cut]
+    return " ".join(words).rstrip(",")
+
+
+_CUT_WORDS = {"about", "through", "of", "for", "with", "in", "is", "are", "to", "as", "and", "or"}
+
+
+def candidate_phrases(texts: list[str], banned: frozenset[str], *, min_df: int = 2) -> Counter:
+    """Two- to four-word phrases, with the number of texts they occur in: no stop word at either
+    end, no banned word anywhere."""
+    found: Counter = Counter()
+    for text in texts:
+        words = [w.lower() for w in _WORD.findall(text)]
+        seen = set()
+        for n in (2, 3, 4):
+            for i in range(len(words) - n + 1):
+                gram = words[i : i + n]
+                if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
+                    continue
+                if any(w in banned or "'" in w for w in gram):
+                    continue
+                seen.add(" ".join(gram))
+        found.update(seen)
+    return Counter({p: c for p, c in found.items() if c >= min_df})
+
+
+def rank_phrases(
+    phrases: list[str], phrase_vectors: np.ndarray, centre: np.ndarray, *, count: int = 3
+) -> list[str]:
+    """The phrases closest to the centre, chosen with maximal marginal relevance."""
+    if not phrases:
+        return []
+    relevance = phrase_vectors @ centre
+    chosen: list[int] = []
+    candidates = list(range(len(phrases)))
+    while candidates and len(chosen) < count:
+        redundancy = (
+            (phrase_vectors[candidates] @ phrase_vectors[chosen].T).max(axis=1)
+            if chosen
+            else np.zeros(len(candidates))
+        )
+        scores = (1 - MMR_DIVERSITY) * relevance[candidates] - MMR_DIVERSITY * redundancy
+        pick = candidates[int(np.argmax(scores))]
+        chosen.append(pick)
+        candidates.remove(pick)
+    return [phrases[i] for i in chosen]
+
+
+def leading_concept(
+    theme_concepts: list[tuple[str, float]],
+    size: int,
+    corpus_share: dict[str, float],
+) -> str | None:
+    """The concept that names the theme by the rule in the module docstring, or None."""
+    best, best_score = None, 0.0
+    for key, share in theme_concepts:
+        base = corpus_share.get(key, 0.0)
+        lift = share / base if base else 0.0
+        qualifies = share >= CONCEPT_SHARE and share * size >= CONCEPT_MIN and lift >= CONCEPT_LIFT
+        if qualifies and share * lift > best_score:
+            best, best_score = key, share * lift
+    return best
+
+
+def name_themes(
+    themes: list[Theme],
+    labels_per_theme: list[np.ndarray],
+    texts: list[str],
+    vectors: np.ndarray,
+    tags,
+    frameworks: list[Framework],
+    *,
+    encode,
+    surnames: frozenset[str],
+) -> None:
+    """Give every theme its readable name (in `label`), its key phrases before its key terms, and
+    say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`."""
+    banned = banned_words(texts, surnames, frameworks)
+    tagged = tags.tagged()
+    corpus_share = Counter(k for s in tagged for k in s)
+    corpus_share = {k: v / max(len(texts), 1) for k, v in corpus_share.items()}
+    concept_labels = {c.key: c.label for c in all_concepts(frameworks)}
+    used: Counter = Counter()
+    for theme, labels in zip(themes, labels_per_theme, strict=True):
+        members = np.flatnonzero(labels == theme.index)
+        phrases = _theme_phrases(members, texts, vectors, banned, encode)
+        theme.key_terms = [t for t in theme.key_terms if not set(t.split()) & banned]
+        concept = leading_concept(theme.concepts, theme.size, corpus_share)
+        name, rule = _choose(concept, concept_labels, phrases, used, level=theme.level)
+        theme.label, theme.naming = name, rule
+        used[(theme.level, name)] += 1
+        theme.key_terms = [p for p in phrases if p != name.lower()] + [
+            t for t in theme.key_terms if t not in phrases
+        ]
+
+
+def _theme_phrases(members, texts, vectors, banned, encode) -> list[str]:
+    candidates = candidate_phrases([texts[i] for i in members], banned)
+    ranked = [p for p, _ in sorted(candidates.items(), key=lambda kv: (-kv[1], kv[0]))]
+    ranked = ranked[:PHRASE_CANDIDATES]
+    if not ranked:
+        return []
+    centre = vectors[members].mean(axis=0)
+    centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
+    return rank_phrases(ranked, np.asarray(encode(ranked)), centre)
+
+
+def _choose(concept, concept_labels, phrases, used, *, level: int) -> tuple[str, str]:
+    if concept:
+        name = short_label(concept_labels[concept])
+        if not used[(level, name)]:
+            return (
+                name,
+                f"concept {concept} over-represented (share >= {CONCEPT_SHARE:.0%}, lift >= {CONCEPT_LIFT})",
+            )
+    for phrase in phrases:
+        name = phrase[0].upper() + phrase[1:]
+        if not used[(level, name)]:
+            return name, "the phrase from its excerpts closest to its centre"
+    return (phrases[0].capitalize() if phrases else "Unnamed theme"), "fallback"
+
+
+def name_families(
+    lens: Lens,
+    ids: list[int],
+    texts: list[str],
+    vectors: np.ndarray,
+    frameworks: list[Framework],
+    *,
+    encode,
+    surnames: frozenset[str],
+) -> None:
+    """Name each definition family by a phrase from its members, as themes are named."""
+    if not lens.assignments:
+        return
+    position = {i: n for n, i in enumerate(ids)}
+    banned = banned_words(texts, surnames, frameworks)
+    used: Counter = Counter()
+    for family in lens.families:
+        members = np.array(
+            [position[int(i)] for i, f in lens.assignments.items() if f == family.family]
+        )
+        phrases = _theme_phrases(members, texts, vectors, banned, encode)
+        name, _ = _choose(None, {}, phrases, used, level=0)
+        used[(0, name)] += 1
+        family.label = name
+        family.key_terms = phrases + [
+            t for t in family.key_terms if t not in phrases and not set(t.split()) & banned
+        ]

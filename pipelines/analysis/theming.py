@@ -1,0 +1,270 @@
+"""Themes from clusters: the fine themes of a corpus or a lens, the broad level above them, and the
+stable keys that carry a user's edits from one run to the next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.analysis.clusterers import broad_cuts, cluster_by_name, silhouette_of
+from pipelines.analysis.compare import composition, verdicts
+from pipelines.analysis.contract import THEME_BROAD, Family, Lens, Theme, ThemeIdentity
+from pipelines.analysis.incremental import Placement
+from pipelines.analysis.themes import (
+    key_terms,
+    match_themes,
+    normalise,
+    representatives,
+    stability,
+    theme_features,
+    theme_label,
+    theme_space,
+)
+
+FRAGILE_BELOW = 0.6  # stability under which a theme is marked fragile
+BROAD_KS = range(4, 11)  # the broad level has about 4 to 10 themes, chosen by silhouette
+
+
+@dataclass
+class ThemeAnalysis:
+    """Themes found in a set of excerpts. Representatives are positions in that set."""
+
+    vectors: np.ndarray  # field-centred embeddings
+    features: np.ndarray | None  # what was clustered (None when excerpts were placed)
+    labels: np.ndarray  # theme index per excerpt
+    centres: np.ndarray
+    silhouette: dict[int, float]
+    themes: list[Theme]
+    composition: pd.DataFrame
+
+    @property
+    def k(self) -> int:
+        return len(self.themes)
+
+    def members(self, index: int) -> np.ndarray:
+        return np.flatnonzero(self.labels == index)
+
+
+def theme_analysis(
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    *,
+    seed: int,
+    with_stability: bool = True,
+    stop_words: frozenset[str] = frozenset(),
+    placement: Placement | None = None,
+    clusterer: str = "ward",
+) -> ThemeAnalysis:
+    """Cluster, label and describe a set of excerpts (all of them, or one lens).
+
+    Themes are clustered on the embeddings joined with the words (`theme_features`); their centres
+    and representatives are taken in the field-centred embedding space alone, whose axes do not
+    change from run to run, so a rebuild can match themes by centre. With a `placement`, its
+    themes (the previous run's, new excerpts placed) replace the clustering and its carried
+    stability the bootstrap."""
+    vectors = theme_space(vectors, fields)
+    if placement:
+        clustering, features = placement.clustering, None
+    else:
+        features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
+        clustering = cluster_by_name(clusterer, features, seed=seed)
+    labels = clustering.labels
+    if placement:
+        scores = placement.stability
+    elif with_stability and clustering.k > 1:
+        scores = stability(features, labels, k=clustering.k, seed=seed)
+    else:
+        scores = np.ones(clustering.k)
+    themes, centres, table = describe(
+        vectors, texts, fields, field_order, labels, scores, stop_words=stop_words
+    )
+    return ThemeAnalysis(vectors, features, labels, centres, clustering.scores, themes, table)
+
+
+def describe(
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    labels: np.ndarray,
+    scores: np.ndarray,
+    *,
+    stop_words: frozenset[str] = frozenset(),
+    level: int = 2,
+) -> tuple[list[Theme], np.ndarray, pd.DataFrame]:
+    """Each cluster as a theme: key terms, a word label, stability, the shared/distinctive verdict
+    and representatives per field; with the centres and the field composition table."""
+    k = int(labels.max()) + 1
+    centres = normalise(np.vstack([vectors[labels == t].mean(axis=0) for t in range(k)]))
+    terms = key_terms(texts, labels, extra_stop_words=stop_words)
+    table = composition(labels, fields, field_order)
+    verdict_list = verdicts(table)
+    fields_arr = np.asarray(fields)
+    themes = []
+    for t in range(k):
+        members = np.flatnonzero(labels == t)
+        reps = {
+            f: representatives(vectors, members[fields_arr[members] == f], centres[t], count=3)
+            for f in field_order
+        }
+        verdict = verdict_list[t]
+        themes.append(
+            Theme(
+                key="",
+                index=t,
+                label=theme_label(terms[t]),
+                size=int(len(members)),
+                key_terms=[term for term, _ in terms[t]],
+                term_weights=[w for _, w in terms[t]],
+                stability=round(float(scores[t]), 3),
+                fragile=bool(scores[t] < FRAGILE_BELOW),
+                verdict=verdict.verdict,
+                verdict_field=verdict.field,
+                verdict_reason=verdict.reason,
+                representatives=reps,
+                level=level,
+            )
+        )
+    return themes, centres, table
+
+
+def broad_level(
+    fine: ThemeAnalysis,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    *,
+    seed: int,
+    stop_words: frozenset[str] = frozenset(),
+    with_stability: bool = True,
+) -> tuple[np.ndarray, list[Theme], np.ndarray]:
+    """The broad level: the fine themes joined into about 4 to 10 broad themes.
+
+    Ward's tree over the fine themes' centres (weighted by size) is cut at each k in `BROAD_KS`
+    and the cut with the best silhouette over the excerpts is kept, so every fine theme lies in
+    exactly one broad theme. Returns the broad index of each fine theme, the broad themes and
+    the broad label of each excerpt."""
+    space = fine.features if fine.features is not None else fine.vectors
+    if fine.k <= min(BROAD_KS):
+        parent = np.arange(fine.k)
+    else:
+        sizes = np.array([t.size for t in fine.themes], dtype=float)
+        candidates = broad_cuts(fine.centres, sizes, [k for k in BROAD_KS if k < fine.k])
+        parent = max(
+            candidates,
+            key=lambda cut: (
+                round(silhouette_of(space, cut[fine.labels], seed=seed), 3),
+                -cut.max(),
+            ),
+        )
+    labels = parent[fine.labels]
+    k = int(labels.max()) + 1
+    if with_stability and k > 1 and fine.features is not None:
+        scores = stability(space, labels, k=k, seed=seed)
+    else:
+        # Placed excerpts: carry each broad theme's stability as its fine themes' weighted mean.
+        scores = np.array(
+            [
+                np.average(
+                    [t.stability for t in fine.themes if parent[t.index] == b],
+                    weights=[t.size for t in fine.themes if parent[t.index] == b],
+                )
+                for b in range(k)
+            ]
+        )
+    themes, _, _ = describe(
+        fine.vectors,
+        texts,
+        fields,
+        field_order,
+        labels,
+        scores,
+        stop_words=stop_words,
+        level=THEME_BROAD,
+    )
+    return parent, themes, labels
+
+
+def carry_keys(
+    identity: ThemeIdentity | None,
+    members: list[set[int]],
+    centres: np.ndarray,
+    *,
+    broad: bool = False,
+) -> tuple[dict[int, str], int]:
+    """Stable keys for new themes: a theme matched to one of the previous run's (by membership
+    and centre) keeps its key, and so the user's edits; the others get fresh keys."""
+    prefix = "B" if broad else "T"
+    matched: dict[int, str] = {}
+    next_key = 1
+    if identity is not None:
+        old_members = identity.broad_members if broad else identity.members
+        old_centres = identity.broad_centres if broad else identity.centres
+        next_key = identity.next_broad_key if broad else identity.next_key
+        if old_members:
+            matched = match_themes(
+                {key: set(m) for key, m in old_members.items()},
+                {key: np.asarray(c, dtype=np.float32) for key, c in old_centres.items()},
+                members,
+                centres,
+            )
+    for t in range(len(members)):
+        if t not in matched:
+            matched[t] = f"{prefix}{next_key}"
+            next_key += 1
+    return matched, next_key
+
+
+def lens(
+    index: np.ndarray,
+    vectors: np.ndarray,
+    texts: list[str],
+    fields: list[str],
+    field_order: list[str],
+    ids: list[int],
+    *,
+    seed: int,
+    stop_words: frozenset[str] = frozenset(),
+) -> Lens:
+    """The theme analysis over a subset (a lens): its families, each field's share of each family,
+    and exemplars per field."""
+    if len(index) < 6:
+        return Lens([], int(len(index)))
+    sub = theme_analysis(
+        vectors[index],
+        [texts[i] for i in index],
+        [fields[i] for i in index],
+        field_order,
+        seed=seed,
+        with_stability=False,
+        stop_words=stop_words,
+    )
+    field_totals = pd.Series([fields[i] for i in index]).value_counts()
+    families = []
+    for theme in sub.themes:
+        counts = pd.Series([fields[i] for i in index[sub.members(theme.index)]]).value_counts()
+        families.append(
+            Family(
+                family=theme.index + 1,
+                label=theme.label,
+                size=theme.size,
+                key_terms=theme.key_terms,
+                counts={f: int(counts.get(f, 0)) for f in field_order},
+                share_of_field={
+                    f: round(float(counts.get(f, 0) / field_totals.get(f, 1)), 4)
+                    for f in field_order
+                },
+                verdict=theme.verdict,
+                verdict_field=theme.verdict_field,
+                verdict_reason=theme.verdict_reason,
+                exemplars={
+                    f: [ids[index[i]] for i in reps] for f, reps in theme.representatives.items()
+                },
+            )
+        )
+    assignments = {str(ids[i]): int(sub.labels[j]) + 1 for j, i in enumerate(index)}
+    return Lens(families, int(len(index)), assignments)
