@@ -133,3 +133,43 @@ def broad_cuts(centres: np.ndarray, sizes: np.ndarray, ks: list[int]) -> list[np
         order = np.argsort(-totals, kind="stable")
         cuts.append(np.argsort(order)[labels])
     return cuts
+
+
+def broad_partitions(
+    features: np.ndarray, fine_labels: np.ndarray, ks: list[int], *, seed: int, rounds: int = 8
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each k, the broad level with k themes and its clusterwise stability.
+
+    Ward's tree over the excerpts is cut at k; each fine theme joins the broad theme holding most
+    of its excerpts, so fine themes nest exactly. Stability is measured as for fine themes
+    (`themes.stability`, Hennig 2007) against bootstrap cuts at the same k, with the bootstrap trees
+    built once and cut at every k. Returns k -> (broad index of each fine theme, stability per
+    broad theme)."""
+    from pipelines.analysis.themes import STABILITY_SAMPLE, _cut, _partition_tree, relabel_by_size
+
+    tree = _partition_tree(features, seed=seed)
+    fine_k = int(fine_labels.max()) + 1
+    parents: dict[int, np.ndarray] = {}
+    for k in ks:
+        direct = _cut(tree, k)
+        parent = np.array(
+            [np.bincount(direct[fine_labels == f], minlength=k).argmax() for f in range(fine_k)]
+        )
+        # Number broad themes by size and drop any index no fine theme chose.
+        parents[k] = relabel_by_size(parent[fine_labels])[
+            [int(np.flatnonzero(fine_labels == f)[0]) for f in range(fine_k)]
+        ]
+    totals = {k: np.zeros(int(parents[k].max()) + 1) for k in ks}
+    rng = np.random.default_rng(seed + 7919)
+    n = len(features)
+    for r in range(rounds):
+        index = np.unique(rng.choice(n, size=min(n, STABILITY_SAMPLE), replace=True))
+        boot_tree = _partition_tree(features[index], seed=seed + r + 1)
+        for k in ks:
+            boot = _cut(boot_tree, k)
+            original = parents[k][fine_labels[index]]
+            table = np.zeros((len(totals[k]), boot.max() + 1), dtype=np.int64)
+            np.add.at(table, (original, boot), 1)
+            union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
+            totals[k] += np.where(table > 0, table / np.maximum(union, 1), 0.0).max(axis=1)
+    return {k: (parents[k], totals[k] / rounds) for k in ks}

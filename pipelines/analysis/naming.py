@@ -131,20 +131,24 @@ def proper_nouns(texts: list[str], *, keep: frozenset[str] = frozenset()) -> fro
     twice): people's and organisations' names, which say who wrote about a theme, not what it is."""
     capital: Counter = Counter()
     lower: Counter = Counter()
+    acronyms: set[str] = set()
     for text in texts:
         for match in _WORD.finditer(text):
             word = match.group(0)
             low = word.lower()
+            if len(word) >= 3 and word.isupper():
+                acronyms.add(low)
             if word[0].isupper():
                 if not _SENTENCE_START.search(text[: match.start()]):
                     capital[low] += 1
             else:
                 lower[low] += 1
-    return frozenset(
+    named = {
         w
         for w, c in capital.items()
         if c >= 2 and c >= 0.8 * (c + lower[w]) and w not in keep and len(w) > 1
-    )
+    }
+    return frozenset(named | {w for w in acronyms if lower[w] == 0})
 
 
 def concept_vocabulary(frameworks: list[Framework]) -> frozenset[str]:
@@ -262,6 +266,8 @@ def name_themes(
         theme.key_terms = [t for t in theme.key_terms if not set(t.split()) & banned]
         concept = leading_concept(theme.concepts, theme.size, corpus_share)
         name, rule = _choose(concept, concept_labels, phrases, used, level=theme.level)
+        if rule == "fallback":
+            name, rule = _from_terms(theme.key_terms), "its two strongest key terms"
         theme.label, theme.naming = name, rule
         used[(theme.level, name)] += 1
         theme.key_terms = [p for p in phrases if p != name.lower()] + [
@@ -295,6 +301,15 @@ def _choose(concept, concept_labels, phrases, used, *, level: int) -> tuple[str,
     return (phrases[0].capitalize() if phrases else "Unnamed theme"), "fallback"
 
 
+def _from_terms(terms: list[str]) -> str:
+    """A name from the key terms when no phrase recurs: the first two, joined."""
+    words = [t for t in terms if t][:2]
+    if not words:
+        return "Unnamed theme"
+    text = " and ".join(words)
+    return text[0].upper() + text[1:]
+
+
 def name_families(
     lens: Lens,
     ids: list[int],
@@ -317,6 +332,8 @@ def name_families(
         )
         phrases = _theme_phrases(members, texts, vectors, banned, encode)
         name, _ = _choose(None, {}, phrases, used, level=0)
+        if name == "Unnamed theme" or name in {n for (_, n) in used}:
+            name = _from_terms([t for t in family.key_terms if not set(t.split()) & banned])
         used[(0, name)] += 1
         family.label = name
         family.key_terms = phrases + [

@@ -48,7 +48,7 @@ from pipelines.analysis.themes import author_surnames, theme_space
 from pipelines.analysis.theming import broad_level, carry_keys, lens, theme_analysis
 from pipelines.embed.embedders import embed_cached
 
-METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-ward-on-centres/phrase-names/v4"
+METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-ward-on-centres/phrase-names/v5"
 COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "community", "housing")
 DEFINED_WORDS = ("recovery", "recover", "desistance", "desist")
 STEPS = (

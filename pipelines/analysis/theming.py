@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.analysis.clusterers import broad_cuts, cluster_by_name, silhouette_of
+from pipelines.analysis.clusterers import (
+    broad_cuts,
+    broad_partitions,
+    cluster_by_name,
+    silhouette_of,
+)
 from pipelines.analysis.compare import composition, verdicts
 from pipelines.analysis.contract import THEME_BROAD, Family, Lens, Theme, ThemeIdentity
 from pipelines.analysis.incremental import Placement
@@ -142,18 +147,33 @@ def broad_level(
     stop_words: frozenset[str] = frozenset(),
     with_stability: bool = True,
 ) -> tuple[np.ndarray, list[Theme], np.ndarray]:
-    """The broad level: the fine themes joined into about 4 to 10 broad themes.
+    """The broad level: the fine themes joined into about 4 to 10 broad themes, every fine theme
+    in exactly one (`clusterers.broad_partitions`). The number is the k in `BROAD_KS` whose broad
+    themes are most stable (the most robust themes, then the highest mean stability, then fewer).
+    Returns the broad index of each fine theme, the broad themes and each excerpt's broad index.
 
-    Ward's tree over the fine themes' centres (weighted by size) is cut at each k in `BROAD_KS`
-    and the cut with the best silhouette over the excerpts is kept, so every fine theme lies in
-    exactly one broad theme. Returns the broad index of each fine theme, the broad themes and
-    the broad label of each excerpt."""
-    space = fine.features if fine.features is not None else fine.vectors
-    if fine.k <= min(BROAD_KS):
+    A run that placed new excerpts into the previous themes has no features to re-cluster: its
+    broad themes are the fine themes joined by their centres, their stability the fine themes'
+    size-weighted mean."""
+    ks = [k for k in BROAD_KS if k < fine.k]
+    if not ks:
         parent = np.arange(fine.k)
+        scores = np.array([t.stability for t in fine.themes])
+    elif fine.features is not None and with_stability:
+        found = broad_partitions(fine.features, fine.labels, ks, seed=seed)
+        best = max(
+            ks,
+            key=lambda k: (
+                round(float((found[k][1] >= FRAGILE_BELOW).mean()), 2),
+                round(float(found[k][1].mean()), 2),
+                -k,
+            ),
+        )
+        parent, scores = found[best]
     else:
         sizes = np.array([t.size for t in fine.themes], dtype=float)
-        candidates = broad_cuts(fine.centres, sizes, [k for k in BROAD_KS if k < fine.k])
+        space = fine.features if fine.features is not None else fine.vectors
+        candidates = broad_cuts(fine.centres, sizes, ks)
         parent = max(
             candidates,
             key=lambda cut: (
@@ -161,21 +181,16 @@ def broad_level(
                 -cut.max(),
             ),
         )
-    labels = parent[fine.labels]
-    k = int(labels.max()) + 1
-    if with_stability and k > 1 and fine.features is not None:
-        scores = stability(space, labels, k=k, seed=seed)
-    else:
-        # Placed excerpts: carry each broad theme's stability as its fine themes' weighted mean.
         scores = np.array(
             [
                 np.average(
                     [t.stability for t in fine.themes if parent[t.index] == b],
                     weights=[t.size for t in fine.themes if parent[t.index] == b],
                 )
-                for b in range(k)
+                for b in range(int(parent.max()) + 1)
             ]
         )
+    labels = parent[fine.labels]
     themes, _, _ = describe(
         fine.vectors,
         texts,
