@@ -141,6 +141,34 @@ def themes() -> tuple[list[dict], dict[str, str]]:
     return _themes(db_path(), run_id(), theme_edits())
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _findings(path: str, run: int, edits: tuple) -> list:
+    from pipelines.analysis import findings, results
+    from pipelines.analysis.concepts import all_concepts
+    from pipelines.analysis.contract import THEME_BROAD, load_result
+
+    connection_ = connection(path)
+    fine, _ = results.themes_with_edits(connection_, run)
+    broad, _ = results.themes_with_edits(connection_, run, level=THEME_BROAD)
+    labels = store.field_labels(connection_)
+    kinds = store.run_result(connection_, run, "excerpt_fields") or {}
+    totals: dict[str, int] = {}
+    for field, _kind in kinds.values():
+        totals[field] = totals.get(field, 0) + 1
+    order = [f for f in store.fields(connection_)["slug"] if f in totals]
+    frameworks = load_result(connection_, run, "frameworks") or []
+    concept_labels = {c.key: c.label for c in all_concepts(frameworks)}
+    counts = store.run_result(connection_, run, "coverage_counts") or {}
+    return findings.theme_findings(broad, fine, labels, len(order)) + findings.concept_findings(
+        counts, concept_labels, totals, order, labels
+    )
+
+
+def findings() -> list:
+    """The run's findings as sentences (`pipelines.analysis.findings`), themes then concepts."""
+    return _findings(db_path(), run_id(), theme_edits())
+
+
 def field_labels() -> dict[str, str]:
     return store.field_labels(conn())
 

@@ -71,32 +71,35 @@ def render() -> None:
 
 
 def _headline_findings() -> None:
-    """What every field shares and what is distinctive to each, from the themes' verdicts."""
+    """What every field shares and what is distinctive to each, as sentences with their evidence:
+    broad themes, then the fine themes within them, then the framework concepts."""
     st.header("Headline findings")
-    themes, _ = data.themes()
-    findings = views.headline_findings(themes)
+    found = data.findings()
+
+    def pick(verdict: str, count: int) -> list:
+        # The strongest theme findings and the strongest concept findings, each said as which.
+        return [
+            f
+            for kind in ("theme", "concept")
+            for f in [f for f in found if f.verdict == verdict and f.evidence == kind][:count]
+        ]
+
+    shared, distinctive = pick("shared", 4), pick("distinctive", 6)
     # Each list is one Markdown block: a browser takes tens of milliseconds per element.
     st.subheader("What every field shares")
-    if findings["shared"]:
-        st.markdown(
-            "\n".join(
-                f"- **{_plain(theme['label'])}**: {theme['size']} excerpts; {_plain(theme['verdict_reason'])}."
-                for theme in findings["shared"]
-            )
-        )
+    if shared:
+        st.markdown("\n".join(f"- {_plain(f.sentence)}" for f in shared))
     else:
         st.write(
-            "No theme passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
+            "No theme or concept passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
         )
     st.subheader("What is distinctive to each field")
-    st.markdown(
-        "\n\n".join(
-            f"**{_plain(field_name(field))}**\n"
-            + "\n".join(
-                f"- {_plain(theme['label'])}: {_plain(theme['verdict_reason'])}." for theme in items
-            )
-            for field, items in findings["distinctive"].items()
-        )
+    if distinctive:
+        st.markdown("\n".join(f"- {_plain(f.sentence)}" for f in distinctive))
+    st.caption(
+        "Each sentence names its evidence: a theme found in the excerpts (open it on the Themes "
+        "page by its name) or a framework concept (on the Concepts page). Fragile themes are "
+        "marked: they may not re-form when the corpus is resampled."
     )
 
 
@@ -112,7 +115,7 @@ def warm() -> None:
     shares = views.family_shares(lens)
     if not shares.empty:
         _families_chart(shares)
-    views.headline_findings(data.themes()[0])
+    data.findings()
 
 
 def _count_charts(counts: dict) -> list[str]:

@@ -1,0 +1,153 @@
+"""Findings as sentences: what every field shares and what is distinctive to each, said only as far
+as the run shows it.
+
+Two kinds of evidence feed the sentences, and each sentence says which it rests on: the
+data-driven themes (the broad level first, then the fine themes inside it) and the framework
+concepts. Both are judged by the same rule (`compare.verdicts`: exact binomial tests of each
+field's count against its base rate, Benjamini-Hochberg adjusted), the concepts on the excerpts
+tagged with them. A fragile theme is said to be fragile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from pipelines.analysis.compare import ALPHA, benjamini_hochberg, verdicts
+from pipelines.analysis.contract import Theme
+
+
+@dataclass
+class Finding:
+    verdict: str  # shared | distinctive
+    evidence: str  # "theme" or "concept"
+    key: str  # the theme key or concept key the sentence rests on
+    field: str | None  # the field of a distinctive finding
+    sentence: str
+    fragile: bool = False
+
+
+def concept_composition(
+    counts: dict[str, dict[str, int]], field_totals: dict[str, int], field_order: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """`compare.composition`'s table for concepts: each concept's tagged excerpts per field,
+    tested against the field's share of the whole corpus."""
+    total = sum(field_totals.values())
+    keys = [k for k, by_field in counts.items() if sum(by_field.values()) > 0]
+    rows = []
+    for index, key in enumerate(keys):
+        size = sum(counts[key].values())
+        for field in field_order:
+            observed = int(counts[key].get(field, 0))
+            rate = field_totals.get(field, 0) / total if total else 0.0
+            expected = size * rate
+            rows.append(
+                {
+                    "theme": index,
+                    "field": field,
+                    "count": observed,
+                    "theme_size": size,
+                    "share": observed / size,
+                    "base_rate": rate,
+                    "expected": expected,
+                    "lift": observed / expected if expected else np.nan,
+                    "p_value": binomtest(observed, size, rate).pvalue if 0 < rate < 1 else 1.0,
+                }
+            )
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy())
+    return table, keys
+
+
+def theme_findings(
+    broad: list[Theme], fine: list[Theme], field_labels: dict[str, str], field_count: int
+) -> list[Finding]:
+    """Sentences from the themes: broad themes first, then the fine themes inside them."""
+    out = []
+    fine_by_parent: dict[str, list[Theme]] = {}
+    for theme in fine:
+        fine_by_parent.setdefault(theme.parent or "", []).append(theme)
+    for level, themes in (("broad", broad), ("fine", fine)):
+        for theme in sorted(themes, key=lambda t: -t.size):
+            sentence = _theme_sentence(theme, level, field_labels, field_count, fine_by_parent)
+            if sentence:
+                out.append(
+                    Finding(
+                        theme.verdict,
+                        "theme",
+                        theme.key,
+                        theme.verdict_field,
+                        sentence,
+                        theme.fragile,
+                    )
+                )
+    return out
+
+
+def _theme_sentence(theme, level, field_labels, field_count, fine_by_parent) -> str | None:
+    name = theme.label
+    if theme.verdict == "shared" and field_count >= 2:
+        text = (
+            f"All {field_count} fields write about {_lower_first(name)}: {theme.size} excerpts, "
+            f"each field within its expected share (binomial test, q ≥ {ALPHA})"
+        )
+    elif theme.verdict == "distinctive" and theme.verdict_field:
+        field = field_labels.get(theme.verdict_field, theme.verdict_field)
+        text = (
+            f"Distinctive to {_lower_first(field)}: {_lower_first(name)} ({theme.verdict_reason})"
+        )
+    else:
+        return None
+    inside = [t.label for t in fine_by_parent.get(theme.key, []) if t.label != name][:4]
+    if level == "broad" and inside:
+        text += "; it holds the themes " + ", ".join(f"'{n}'" for n in inside)
+    text += f". Evidence: a {level} theme found in the excerpts"
+    if theme.fragile:
+        text += f"; fragile (stability {theme.stability:.2f}): it may not re-form when the corpus is resampled"
+    return text + "."
+
+
+def concept_findings(
+    counts: dict[str, dict[str, int]],
+    concept_labels: dict[str, str],
+    field_totals: dict[str, int],
+    field_order: list[str],
+    field_labels: dict[str, str],
+) -> list[Finding]:
+    """Sentences from the framework concepts judged by the same rule as themes."""
+    if len(field_order) < 2:
+        return []
+    table, keys = concept_composition(counts, field_totals, field_order)
+    if table.empty:
+        return []
+    out = []
+    for verdict in verdicts(table):
+        key = keys[verdict.theme]
+        label = concept_labels.get(key, key)
+        size = int(sum(counts[key].values()))
+        if verdict.verdict == "shared":
+            sentence = (
+                f"All {len(field_order)} fields write about {_lower_first(label)}: {size} excerpts "
+                f"tagged, each field within its expected share (binomial test, q ≥ {ALPHA})."
+            )
+        elif verdict.verdict == "distinctive":
+            field = field_labels.get(verdict.field, verdict.field)
+            sentence = (
+                f"Distinctive to {_lower_first(field)}: {_lower_first(label)} ({verdict.reason})."
+            )
+        else:
+            continue
+        sentence += f" Evidence: the framework concept {key}, tagged on the excerpts."
+        out.append(Finding(verdict.verdict, "concept", key, verdict.field, sentence))
+    return sorted(out, key=lambda f: -sum(counts[f.key].values()))
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case the first letter of a name inside a sentence, unless it is an acronym."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
