@@ -126,6 +126,29 @@ def write_ris(folder: Path) -> Path:
     return path
 
 
+def write_wos(folder: Path) -> Path:
+    path = folder / "sample.ciw"
+    lines = ["FN Clarivate Analytics Web of Science", "VR 1.0"]
+    for i, t in enumerate(TEXTS):
+        lines += [
+            "PT J",
+            "AU Smith, A",
+            "   Jones, B",
+            "AF Smith, Ann",
+            "   Jones, Bob",
+            f"TI Paper {i}",
+            "SO JOURNAL OF TESTS",
+            f"PY 201{i}",
+            f"DI 10.1000/wos.{i}",
+            f"AB {t}",
+            f"UT WOS:00000000000{i}",
+            "ER",
+            "",
+        ]
+    path.write_text("\n".join([*lines, "EF", ""]), encoding="utf-8")
+    return path
+
+
 # reader name -> (writer, expected number of excerpts, whether the file carries its own fields)
 SAMPLES = {
     "csv": (write_csv, 3, True),
@@ -137,4 +160,5 @@ SAMPLES = {
     "docx": (write_docx, 3, False),
     "bibtex": (write_bibtex, 3, False),
     "ris": (write_ris, 3, False),
+    "wos": (write_wos, 3, False),
 }

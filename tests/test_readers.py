@@ -140,3 +140,113 @@ def test_sources_table_join(tmp_path, connect, cli):
         "peer_reviewed",
         "Anthony (1993)",
     )
+
+
+# --- BibTeX as reference managers write it (#27) ---------------------------------------------------
+
+BIB = r"""
+@string{jnl = "Journal of Recovery"}
+@String{ series = jnl # " Studies"}
+@article{leamy2011,
+  author = {Leamy, Mary and Bird, Victoria and M\"uller, Hans and {Barnes and Noble}},
+  title = {Personal recovery: a {S}ystematic review and \emph{narrative} synthesis},
+  journal = jnl # " Review",
+  year = 2011,
+  url = {https://doi.org/10.1192/bjp.bp.110.083733?via%3Dihub},
+  abstract = {Connectedness, hope, identity, meaning and empowerment \& more, at 50\%.},
+}
+@inproceedings{best2016,
+  author = {Best, David},
+  title = {Recovery capital in the {UK}},
+  crossref = {proc2016},
+  abstract = "Recovery capital grows with {\'e}tudes of social networks.",
+}
+@proceedings{proc2016,
+  title = {Proceedings of the Recovery Conference},
+  year = {2016},
+  publisher = {Springer},
+}
+@article{series1, title = {In a series}, journal = series, year = {2019}, note = {A note.}}
+"""
+
+
+def _bib_sources(connect) -> dict[str, tuple]:
+    rows = connect().execute(
+        "SELECT e.external_id, s.title, s.authors, s.year, s.venue, e.location, e.text "
+        "FROM excerpts e JOIN sources s ON s.id = e.source_id ORDER BY e.id"
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_bibtex_macros_concatenation_crossref_and_latex(tmp_path, cli, connect):
+    path = tmp_path / "refs.bib"
+    path.write_text(BIB, encoding="utf-8")
+    status, out, err = cli("ingest", str(path), "--field", "mental_health")
+    assert status == 0, err
+    assert "3 new, 0 unchanged, 1 rejected" in out
+    assert "rejected entry proc2016: no abstract or notes" in out
+    stored = _bib_sources(connect)
+    assert stored["leamy2011"] == (
+        "Personal recovery: a Systematic review and narrative synthesis",
+        "Leamy, Mary; Bird, Victoria; Müller, Hans; Barnes and Noble",
+        2011,
+        "Journal of Recovery Review",
+        "abstract",
+        "Connectedness, hope, identity, meaning and empowerment & more, at 50%.",
+    )
+    # crossref: the year comes from the proceedings, the venue from its title
+    assert stored["best2016"] == (
+        "Recovery capital in the UK",
+        "Best, David",
+        2016,
+        "Proceedings of the Recovery Conference",
+        "abstract",
+        "Recovery capital grows with études of social networks.",
+    )
+    assert stored["series1"][3:] == ("Journal of Recovery Studies", "note", "A note.")
+    url = connect().execute("SELECT url FROM sources WHERE year = 2011").fetchone()[0]
+    assert url == "https://doi.org/10.1192/bjp.bp.110.083733?via%3Dihub"
+
+
+def test_bibtex_text_is_what_bibtexparser_decodes(tmp_path, cli, connect):
+    """Where no macro or crossref is involved, titles and abstracts are bibtexparser's own
+    LaTeX decoding of the field, word for word."""
+    import bibtexparser
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+
+    library = bibtexparser.parse_string(BIB, append_middleware=[LatexDecodingMiddleware()])
+    path = tmp_path / "refs.bib"
+    path.write_text(BIB, encoding="utf-8")
+    assert cli("ingest", str(path), "--field", "mental_health")[0] == 0
+    stored = _bib_sources(connect)
+    for key in ("leamy2011", "best2016"):
+        entry = library.entries_dict[key]
+        assert stored[key][0] == " ".join(entry["title"].split())
+        assert stored[key][5] == " ".join(entry["abstract"].split())
+
+
+def test_bibtex_in_latin1_needs_encoding_and_is_then_decoded(tmp_path, cli, connect):
+    content = "@article{k1, author = {Müller, Hans}, title = {Nach der \\emph{Haft}},\n"
+    content += " abstract = {Straße für Straße ein neues Leben.}}\n"
+    path = tmp_path / "latin1.bib"
+    path.write_bytes(content.encode("latin-1"))
+    status, _, err = cli("ingest", str(path), "--field", "criminal_justice")
+    assert status == 2 and "not valid UTF-8" in err and "--encoding" in err
+    status, _, err = cli(
+        "ingest", str(path), "--field", "criminal_justice", "--encoding", "latin-1"
+    )
+    assert status == 0, err
+    row = connect().execute("SELECT s.authors, s.title, e.text FROM excerpts e JOIN sources s")
+    assert tuple(row.fetchone()) == (
+        "Müller, Hans",
+        "Nach der Haft",
+        "Straße für Straße ein neues Leben.",
+    )
+
+
+def test_bibtex_entries_without_text_get_the_no_text_message(tmp_path, cli):
+    path = tmp_path / "titles.bib"
+    path.write_text("@book{a, title = {A}}\n@book{b, title = {B}, year = 2001}\n", encoding="utf-8")
+    status, _, err = cli("ingest", str(path), "--field", "mental_health")
+    assert status == 2
+    assert "no text was found in the file: none of its 2 entries has an abstract" in err

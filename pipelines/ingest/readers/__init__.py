@@ -42,14 +42,24 @@ class ReaderSpec:
     name: str
     extensions: tuple[str, ...]
     read: Reader
+    # A format saved under another format's extension (a Web of Science export is a .txt) claims
+    # such a file when `recognises` finds its signature in the first bytes.
+    claims: tuple[str, ...] = ()
+    recognises: Callable[[bytes], bool] | None = None
 
 
 READERS: dict[str, ReaderSpec] = {}
 
 
-def register(name: str, *, extensions: tuple[str, ...]) -> Callable[[Reader], Reader]:
+def register(
+    name: str,
+    *,
+    extensions: tuple[str, ...],
+    claims: tuple[str, ...] = (),
+    recognises: Callable[[bytes], bool] | None = None,
+) -> Callable[[Reader], Reader]:
     def wrap(read: Reader) -> Reader:
-        READERS[name] = ReaderSpec(name, extensions, read)
+        READERS[name] = ReaderSpec(name, extensions, read, claims, recognises)
         return read
 
     return wrap
@@ -57,6 +67,13 @@ def register(name: str, *, extensions: tuple[str, ...]) -> Callable[[Reader], Re
 
 def reader_for(path: Path, *, shown: str | None = None) -> ReaderSpec:
     suffix = path.suffix.lower()
+    claimants = [s for s in READERS.values() if suffix in s.claims and s.recognises]
+    if claimants and path.is_file():
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        for spec in claimants:
+            if spec.recognises(head):
+                return spec
     for spec in READERS.values():
         if suffix in spec.extensions:
             return spec
@@ -211,4 +228,4 @@ def file_source(path: Path, options: ReadOptions) -> SourceRecord:
 
 
 # Registration happens on import; keep this list in step with the modules in this package.
-from pipelines.ingest.readers import bibtex, docx, pdf, ris, tabular, text  # noqa: E402,F401
+from pipelines.ingest.readers import bibtex, docx, pdf, ris, tabular, text, wos  # noqa: E402,F401
