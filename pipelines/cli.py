@@ -120,6 +120,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress=progress,
             embed_only=args.embed_only,
             full=args.full,
+            engine=args.engine,
+            ray_address=args.ray_address,
         )
     finally:
         progress.close()
@@ -307,13 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-cluster from scratch even when the new excerpts could be placed into the "
         "current themes",
     )
+    p.add_argument(
+        "--engine",
+        default=None,
+        help="what embeds: local or ray (default: $CROSSWALK_ENGINE, else local)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --engine ray: the cluster's head, HOST:PORT or ray://HOST:PORT "
+        "(default: $RAY_ADDRESS, else a local Ray started for the build)",
+    )
 
     p = sub.add_parser("export", parents=[common], help="write a result to a file")
     p.add_argument("what")
     p.add_argument("--out", required=True)
     p.add_argument(
         "--format",
-        choices=["csv", "json", "graphml", "qdpx", "qdc", "ris", "bibtex"],
+        choices=["csv", "json", "graphml", "parquet", "qdpx", "qdc", "ris", "bibtex"],
     )
 
     p = sub.add_parser("search", parents=[common], help="semantic search")

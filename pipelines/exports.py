@@ -1,7 +1,8 @@
 """Exporters, registered by name: each turns the store (and the current run) into a table or graph.
 
-A new export is one function plus one `register` call. Tables are written as CSV or JSON; cells
-that a spreadsheet would run as a formula are neutralised.
+A new export is one function plus one `register` call. Tables are written as CSV or JSON (cells
+that a spreadsheet would run as a formula are neutralised), and as Parquet for other engines
+(Ray, DuckDB, Spark, pandas): every table export offers it, and `embeddings` is Parquet alone.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Exporter:
     build: Callable[[sqlite3.Connection], object]
     formats: tuple[str, ...] = ("csv", "json")
 
+    @property
+    def offered(self) -> tuple[str, ...]:
+        """The formats it writes: a table (CSV) is Parquet too."""
+        return self.formats + (("parquet",) if "csv" in self.formats else ())
+
 
 EXPORTERS: dict[str, Exporter] = {}
 
@@ -104,9 +110,38 @@ def excerpts_table(conn: sqlite3.Connection) -> pd.DataFrame:
     return frame[columns]
 
 
+@register("embeddings", formats=("parquet",))
+def embeddings_table(conn: sqlite3.Connection):
+    """Each excerpt's embedding under the current run's model, as an Arrow table whose
+    `embedding` column is a fixed-size list of float32 (L2-normalised), beside the excerpt's
+    ids, field and text hash."""
+    import pyarrow as pa
+
+    run = store.latest_run(conn)
+    if run is None:
+        raise input_error("E027")
+    frame = store.excerpts(conn)
+    vectors = store.load_embeddings(conn, run["model_id"], frame["text_hash"].tolist())
+    dim = vectors.shape[1] if len(frame) else 0
+    flat = pa.array(vectors.reshape(-1), type=pa.float32())
+    return pa.table(
+        {
+            "excerpt_id": pa.array(frame["excerpt_id"].astype("int64"), type=pa.int64()),
+            "external_id": pa.array(frame["external_id"].fillna("").astype(str), pa.string()),
+            "field": pa.array(frame["field"].astype(str), type=pa.string()),
+            "text_hash": pa.array(frame["text_hash"].astype(str), type=pa.string()),
+            "model_id": pa.array([run["model_id"]] * len(frame), type=pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(flat, dim),
+        }
+    )
+
+
 def write_table(frame: pd.DataFrame, out: Path, fmt: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
+    if fmt == "parquet":
+        # Cells as they are: a Parquet reader runs no formulas.
+        frame.to_parquet(out, index=False, engine="pyarrow")
+    elif fmt == "csv":
         safe = frame.copy()
         for column in safe.columns:
             if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
@@ -126,9 +161,9 @@ def export(conn: sqlite3.Connection, what: str, out: Path, fmt: str | None = Non
         raise input_error("E025", None, what="export", value=what, known=", ".join(EXPORTERS))
     exporter = EXPORTERS[what]
     fmt = fmt or (out.suffix.lstrip(".").lower() or exporter.formats[0])
-    if fmt not in exporter.formats:
+    if fmt not in exporter.offered:
         raise input_error(
-            "E025", None, what=f"format for {what}", value=fmt, known=", ".join(exporter.formats)
+            "E025", None, what=f"format for {what}", value=fmt, known=", ".join(exporter.offered)
         )
     result = exporter.build(conn)
     if isinstance(result, FileExport):
@@ -136,6 +171,12 @@ def export(conn: sqlite3.Connection, what: str, out: Path, fmt: str | None = Non
     if isinstance(result, pd.DataFrame):
         write_table(result, out, fmt)
         return len(result)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(result, out)
+        return result.num_rows
     import networkx as nx
 
     if isinstance(result, nx.Graph):

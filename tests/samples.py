@@ -149,6 +149,23 @@ def write_wos(folder: Path) -> Path:
     return path
 
 
+def write_parquet(folder: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / "sample.parquet"
+    table = pa.table(
+        {
+            "id": [f"p{i}" for i in range(len(TEXTS))],
+            "text": TEXTS,
+            "field": ["mental_health", "criminal_justice", "substance_use"],
+            "year": [2011, 2004, 2008],
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
 # reader name -> (writer, expected number of excerpts, whether the file carries its own fields)
 SAMPLES = {
     "csv": (write_csv, 3, True),
@@ -161,4 +178,5 @@ SAMPLES = {
     "bibtex": (write_bibtex, 3, False),
     "ris": (write_ris, 3, False),
     "wos": (write_wos, 3, False),
+    "parquet": (write_parquet, 3, True),
 }

