@@ -34,13 +34,19 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     "warm-up": Variant(
         "the warm-up thread after the first page (search index, model, each page's `warm()`)",
-        (Edit("app.py", "    data.warm_up_in_background()", "    pass"),),
+        (
+            Edit(
+                "crosswalk_ui/warm_up.py",
+                "target=_after_first_page, args=(path,), name=WARM_UP_THREAD",
+                "target=_over.set, name=WARM_UP_THREAD",  # over at once, having done nothing
+            ),
+        ),
     ),
     "preload": Variant(
         "the launcher's preload thread (imports and the first page's data while the browser loads)",
         (
             Edit(
-                "crosswalk_ui/serve.py",
+                "crosswalk_ui/warm_up.py",
                 "threading.Thread(target=_preload, name=PRELOAD_THREAD, daemon=True).start()",
                 "pass",
             ),
@@ -50,17 +56,19 @@ VARIANTS: dict[str, Variant] = {
         "the plotly element keeping each page's chart while the reader is away",
         (
             Edit(
-                "crosswalk_ui/plotly_element.py", "      kept[data.key] = box;", "      purge(box);"
+                "crosswalk_ui/js/plotly_element.js",
+                "      kept[data.key] = box;",
+                "      purge(box);",
             ),
         ),
+    ),
+    "gc freeze": Variant(
+        "the warm-up freezing what it loaded out of the garbage collector's reach (`gc.freeze`)",
+        (Edit("crosswalk_ui/warm_up.py", "    gc.freeze()", "    pass"),),
     ),
     "prefetch": Variant(
         "the first page readying the others in the browser (`prefetch.py`)",
         (Edit("app.py", "    prefetch.ready_the_browser(navigation.title, pages.ALL)\n", ""),),
-    ),
-    "chunks": Variant(
-        "the prefetch's loading of Streamlit's element code by file name",
-        (Edit("crosswalk_ui/prefetch.py", "CHUNKS = _chunks(PREFETCHED)", "CHUNKS = []"),),
     ),
 }
 

@@ -5,8 +5,7 @@ browser loads the code of elements it has not drawn yet, runs that code for the 
 (slowly, before it is compiled for speed), and plotly draws the Map's and the graph's figures
 from nothing. So, a moment after the first page has been drawn and when the browser is idle:
 
-1. the browser loads Streamlit's code for the other pages' elements (`PREFETCHED`) and plotly.js,
-   and draws a small plotly chart out of sight (`plotly_element.WARM_PLOTLY`);
+1. the browser loads plotly.js and draws a small plotly chart out of sight (`js/plotly_warm.js`);
 2. on the Start page (the app's first page, where readers arrive), it then asks for one more run
    of the page, which adds out of sight one element of each kind the other pages show
    (`_out_of_sight`) and the charts the Map and Concepts open on (each page's `chart_ahead()`).
@@ -19,43 +18,20 @@ from nothing. So, a moment after the first page has been drawn and when the brow
 Only while the reader stays on the session's first page. A reader who arrives on another page
 (a link to it) gets step 1 only: the runs of steps 2 and 3 would rerun a heavier page, and
 plotly drawing a chart drops a lasso selection in progress on the Map.
+
+Everything here is Streamlit's public API: the browser meets the other pages' elements by
+drawing them (step 2). It once also loaded Streamlit's code for them by the file names of its
+static JavaScript; measured against the same app without that (benchmarks/results/app.md),
+it made no target's difference, and a Streamlit upgrade could have broken it unseen.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from crosswalk_ui import plotly_element, warm_up
 
-# Streamlit's code for the elements that the first page does not draw but others do, which the
-# browser otherwise loads on the first visit to each, with what they import: the widgets of the
-# other pages first (about 100 KB together), then the data grid (Themes, Concepts, Corpus); then
-# plotly.js for the Map and Concepts (`plotly_element`; 4.6 MB). With the widgets too, the first
-# visits to Themes and Workshop in a new session took 615 and 396 ms against 761 and 507.
-PREFETCHED = (
-    "Multiselect",
-    "Radio",
-    "TextInput",
-    "TextArea",
-    "Button",
-    "Slider",
-    "Checkbox",
-    "NumberInput",
-    "DataFrame",
-)
-
-
-def _chunks(names: tuple[str, ...]) -> list[str]:
-    """The file of each named chunk in Streamlit's static folder, where there is exactly one."""
-    folder = Path(st.__file__).parent / "static" / "static" / "js"
-    found = [sorted(p.name for p in folder.glob(f"{name}.*.js")) for name in names]
-    return [files[0] for files in found if len(files) == 1]
-
-
-CHUNKS = _chunks(PREFETCHED)
 DELAY_MS = 1500
 POLL_MS = 2000
 POLLS = 15
@@ -66,45 +42,10 @@ _STYLE = (
     "pointer-events:none;margin-top:-1rem}</style>"
 )
 
-# Loads the chunks and plotly.js once per tab (`window.__cwPrefetch`), then asks for the run
-# that draws the rest. A chunk that fails to load is skipped: the page loads it when it needs it.
-_JS = (
-    "export default function ({data, setTriggerValue}) {\n"
-    + plotly_element.LOAD_PLOTLY
-    + plotly_element.WARM_PLOTLY
-    + """
-  let live = true;
-  const ask = () => { if (live) setTriggerValue("ready", true); };
-  let timer = null;
-  if (data.again) {
-    timer = setTimeout(ask, data.again);
-  } else if (data.drawn !== undefined) {
-    // Asks once the elements out of sight are there and their charts drawn.
-    timer = setInterval(() => {
-      const ahead = document.querySelector(".st-key-cw_ahead");
-      if (!ahead || ahead.querySelector(".cw-plotly[data-busy]")) return;
-      if (ahead.querySelectorAll(".cw-plotly").length < data.drawn) return;
-      clearInterval(timer);
-      (window.requestIdleCallback || setTimeout)(ask);
-    }, 250);
-  } else {
-    if (!window.__cwPrefetch) {
-      const index = document.querySelector('script[type="module"][src*="/static/js/index."]');
-      const urls = index ? data.chunks.map(name => new URL(name, index.src).href) : [];
-      const idle = () => new Promise(done =>
-        setTimeout(() => (window.requestIdleCallback || setTimeout)(done), data.delay));
-      window.__cwPrefetch = idle().then(async () => {
-        for (const url of urls) await import(url).catch(() => {});
-        await loadPlotly().then(warmPlotly).catch(() => {});
-      });
-    }
-    if (data.ask) window.__cwPrefetch.then(ask);
-  }
-  return () => { live = false; clearTimeout(timer); clearInterval(timer); };
-}
-"""
+_element = st.components.v2.component(
+    "crosswalk.prefetch",
+    js=plotly_element.read_js("plotly_load.js", "plotly_warm.js", "prefetch.js"),
 )
-_element = st.components.v2.component("crosswalk.prefetch", js=_JS)
 
 
 def _asked() -> None:
@@ -125,7 +66,11 @@ def ready_the_browser(page: str, pages) -> None:
         return
     asked, state["asked"] = state["asked"], False
     if state["stage"] == "load" and not asked:
-        start = {"chunks": CHUNKS, "delay": DELAY_MS, "ask": page == pages[0].TITLE}
+        start = {
+            "script": plotly_element.script_url(),
+            "delay": DELAY_MS,
+            "ask": page == pages[0].TITLE,
+        }
         _element(key=KEY, data=start, on_ready_change=_asked)
         return
     if state["stage"] == "draw":

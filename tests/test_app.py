@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crosswalk_ui import pages, prefetch, views
+from crosswalk_ui import pages, plotly_element, prefetch, views
 from pipelines import store
 from pipelines.analysis.run import run_analysis
 from pipelines.embed.embedders import HashEmbedder, embed_missing
@@ -575,16 +575,6 @@ def test_serve_runs_the_app_with_the_options_given(monkeypatch):
     assert seen == [["streamlit", "run", str(ROOT / "app.py"), *static, "--server.port", "9999"]]
 
 
-def test_the_prefetched_code_is_what_streamlit_serves():
-    # A Streamlit that renames one of these would silently lose its prefetch: fail here instead.
-    import streamlit as st
-
-    assert len(prefetch.CHUNKS) == len(prefetch.PREFETCHED)
-    for chunk, name in zip(prefetch.CHUNKS, prefetch.PREFETCHED, strict=True):
-        assert chunk.startswith(name + ".")
-        assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
-
-
 def _bidi(app: AppTest, name: str) -> list[dict]:
     """What the run sent to each of the app's own elements called `name`."""
     return [
@@ -607,7 +597,7 @@ def test_the_start_page_readies_the_other_pages_in_the_browser(app_store, monkey
     monkeypatch.setattr(data, "warmed_up", lambda: warmed[0])
     monkeypatch.setattr(data, "warm_up_in_background", lambda: None)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    start = {"chunks": prefetch.CHUNKS, "delay": prefetch.DELAY_MS, "ask": True}
+    start = {"script": plotly_element.script_url(), "delay": prefetch.DELAY_MS, "ask": True}
     assert _bidi(at, "crosswalk.prefetch") == [start]
     at.run()  # a run before the browser asks (the reader chose something): the same again
     assert _bidi(at, "crosswalk.prefetch") == [start]
@@ -660,7 +650,7 @@ def test_a_reader_arriving_on_another_page_gets_the_code_loaded_only(app_store):
 
     at = AppTest.from_function(on_the_map, default_timeout=60).run()
     (sent,) = _bidi(at, "crosswalk.prefetch")
-    assert sent["ask"] is False and sent["chunks"] == prefetch.CHUNKS
+    assert sent["ask"] is False and sent["script"] == plotly_element.script_url()
     assert len(_bidi(at, "crosswalk.plotly")) == 1  # the Map's own chart only
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import plotly
@@ -48,3 +49,40 @@ def test_a_prepared_figure_is_not_written_again_when_drawn(monkeypatch):
     monkeypatch.setattr(plotly_element.pio, "to_json", written_again)
     spec, revision = plotly_element._spec(figure)
     assert json.loads(spec)["data"][0]["x"] == [1, 2] and revision
+
+
+def test_plotly_js_is_asked_for_under_the_servers_base_url_path(monkeypatch):
+    import streamlit as st
+
+    assert plotly_element.script_url() == "/app/static/plotly.min.js"
+    given = st.get_option
+    monkeypatch.setattr(
+        st,
+        "get_option",
+        lambda name: "/crosswalk/" if name == "server.baseUrlPath" else given(name),
+    )
+    assert plotly_element.script_url() == "/crosswalk/app/static/plotly.min.js"
+
+
+# What would tie the app to one build of Streamlit or plotly: a private attribute of a plotly
+# chart, the file names of Streamlit's static JavaScript, or one of its modules that is not API.
+INTERNALS = re.compile(r"_fullLayout|_fullData|/static/js/|streamlit\.emojis|st\.__file__")
+
+
+def test_the_app_depends_on_no_internals_of_streamlit_or_plotly():
+    root = Path(plotly_element.__file__).parent
+    code = [*root.glob("*.py"), *root.glob("js/*.js"), root.parent / "app.py"]
+    assert len(code) > 10
+    hits = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in code
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if INTERNALS.search(line)
+    ]
+    assert hits == []
+
+
+def test_each_elements_javascript_is_read_from_its_files():
+    code = plotly_element.read_js("plotly_load.js", "plotly_element.js")
+    assert "const loadPlotly" in code and "export default function" in code
+    assert code.count("export default") == 1
