@@ -7,6 +7,7 @@ import csv
 import re
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -72,15 +73,15 @@ def test_excerpt_record(excerpt):
 
 def test_counts_per_field_and_evidence_type():
     per_field = Counter(e["field"] for e in EXCERPTS)
-    assert len(EXCERPTS) >= 340
+    assert len(EXCERPTS) >= 700
     for field, minimum in FIELDS.items():
         assert per_field[field] >= minimum, field
     definitions = Counter(e["field"] for e in EXCERPTS if e["kind"] == "definition")
     for field in FIELDS:
-        assert definitions[field] >= 20, field
-    assert len(SOURCES) >= 110
+        assert definitions[field] >= 35, field
+    assert len(SOURCES) >= 350
     lived = [s for s in SOURCES if s["evidence_type"] == "lived_experience"]
-    assert len(lived) >= 0.15 * len(SOURCES)
+    assert len(lived) >= 0.25 * len(SOURCES)
     lived_by_field = Counter()
     for field in FIELDS:
         lived_by_field[field] = len(
@@ -92,6 +93,44 @@ def test_counts_per_field_and_evidence_type():
             }
         )
         assert lived_by_field[field] >= 10, field
+
+
+def test_recent_work():
+    recent = [e for e in EXCERPTS if 2016 <= int(BY_ID[e["source_id"]]["year"]) <= 2026]
+    # the first edition had 123 excerpts from 2016-2026; the second adds at least 120 (issue 26)
+    assert len(recent) >= 123 + 120
+
+
+# Hosts of uploaded copies (issue 26): a url is the DOI, the publisher, an official or institutional
+# repository or the issuing organisation's page, never a copy someone uploaded.
+SHARING_HOSTS = (
+    "scribd", "docslib", "vdocuments", "vdocument.in", "dokumen.tips", "dokumen.pub",
+    "researchgate", "studylib", "studylibit", "1library", "yumpu", "fdocuments", "pdfslide",
+    "docsbay", "docksci", "vdoc.pub", "5y1.org", "study.space", "academia.edu", "pdfcoffee",
+    "coursehero", "issuu", "slideshare", "docplayer", "fliphtml5", "healthdocbox", "abcdocz",
+    "dadospdf",
+)  # fmt: skip
+
+
+def _sharing_host(url):
+    host = (urlparse(url).hostname or "").lower()
+    for name in SHARING_HOSTS:
+        if host == name or host.endswith("." + name) or name in host.split("."):
+            return name
+    return None
+
+
+def test_no_document_sharing_urls():
+    shared = {s["source_id"]: s["url"] for s in SOURCES if _sharing_host(s["url"])}
+    assert not shared, shared
+
+
+def test_sharing_hosts_are_recognised():
+    assert _sharing_host("https://www.scribd.com/document/1/x") == "scribd"
+    assert _sharing_host("https://info.5y1.org/x.html") == "5y1.org"
+    assert _sharing_host("https://www.researchgate.net/publication/1") == "researchgate"
+    assert _sharing_host("https://doi.org/10.1080/10683160802516273") is None
+    assert _sharing_host("https://pmc.ncbi.nlm.nih.gov/articles/PMC1448313") is None
 
 
 def test_no_exact_duplicate_texts():
