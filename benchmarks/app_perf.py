@@ -667,11 +667,17 @@ def _arguments() -> argparse.Namespace:
         help="another checkout's app.py (e.g. the main branch) measured in the same run, for a before/after",
     )
     parser.add_argument(
-        "--without",
+        "--variant",
         action="append",
         default=[],
         choices=sorted(VARIANTS),
-        help="also measure, in the same run, a copy of this app without the piece (repeatable)",
+        help="also measure, in the same run, a copy of this app with one piece taken out or put "
+        "back (repeatable; benchmarks/app_variants.py)",
+    )
+    parser.add_argument(
+        "--committed",
+        action="store_true",
+        help="measure this checkout's last commit, not its files as they are",
     )
     return parser.parse_args()
 
@@ -690,9 +696,10 @@ def main() -> int:
     hello = folder / "hello.py"
     hello.write_text("import streamlit as st\nst.title('Hello')\n", encoding="utf-8")
     # Served from copies made now, so that editing the tree during a run changes nothing measured.
-    apps = {"this": app_variants.snapshot(ROOT, folder / "apps")}
+    copies, committed = folder / "apps", args.committed
+    apps = {"this": app_variants.snapshot(ROOT, copies, committed=committed)}
     apps |= {"before": Path(args.before)} if args.before else {}
-    apps |= {f"without {p}": app_variants.without(ROOT, folder / "apps", p) for p in args.without}
+    apps |= {v: app_variants.variant(ROOT, copies, v, committed=committed) for v in args.variant}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
         baseline: list = []
@@ -809,8 +816,8 @@ def report(args, build_note: str, results: dict, floor: dict, baseline: list) ->
         ),
     ]
     variants = "".join(
-        f"- *without {piece}*: this app without {app_variants.VARIANTS[piece].what}.\n"
-        for piece in args.without
+        f"- *{name}*: this app {name.split()[0]} {app_variants.VARIANTS[name].what}.\n"
+        for name in args.variant
     )
     before = f"- *before*: {args.before}.\n" if args.before else ""
     details = "".join(
@@ -823,7 +830,7 @@ def report(args, build_note: str, results: dict, floor: dict, baseline: list) ->
 {build_note}
 Load average when the run ended: {os.getloadavg()[0]:.1f} (other work shares the machine; compare columns of the same run).
 Apps served in the same run, their measurements alternated:
-- *this app*: this checkout as it was when the run started.
+- *this app*: this checkout{"'s last commit" if args.committed else ""} as it was when the run started.
 {before}{variants}
 | measure (median / p95; first page: median / max of {args.starts} cold starts) | this app |{heads} Streamlit's floor (same run) | target |
 | --- | --- |{" --- |" * len(others)} --- | --- |
