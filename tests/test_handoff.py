@@ -62,7 +62,7 @@ def _small_corpus(folder: Path) -> tuple[Path, Path]:
         {c: "" for c in columns}
         | {
             "source_id": "evil",
-            "authors": "=Evil, A.; O'Brien, B. & {Co}",
+            "authors": "=Evil, A.; O'Brien, B. & {Co}; Evil Corp & Sons",
             "year": "2020",
             "title": HOSTILE_TITLE,
             "venue": "@Journal <of> Tests",
@@ -231,3 +231,67 @@ def test_the_bundled_corpus_exports_as_a_project(tmp_path):
         assert len(selections[row.external_id][1]) >= 2  # a fine and a broad theme at least
     project = RefiProject.load(qdpx, extract_dir=str(tmp_path / "extracted"))
     assert len(project.sources.text_source) == frame["source_id"].nunique()
+
+
+def _sources(db: Path) -> dict[str, dict]:
+    """Each source's title -> its row as the store holds it."""
+    frame = store.excerpts(store.connect(db)).drop_duplicates("source_id")
+    return {row["title"]: row for row in frame.to_dict("records")}
+
+
+def test_references_read_back_with_rispy(small, tmp_path):
+    import rispy
+
+    out = _export(small, "references", tmp_path / "refs.ris", "--format", "ris")
+    entries = rispy.loads(out.read_text(encoding="utf-8"))
+    sources = _sources(small)
+    assert len(entries) == len(sources)
+    by_title = {e["title"]: e for e in entries}
+    assert set(by_title) == {" ".join(t.split()) for t in sources}
+    evil = by_title[HOSTILE_TITLE]  # formula prefix, markup and braces kept as they are
+    assert evil["authors"] == ["=Evil, A.", "O'Brien, B. & {Co}", "Evil Corp & Sons"]
+    assert evil["year"] == "2020"
+    assert "evidence: Grey literature" in evil["keywords"]
+    assert "field: Criminal justice" in evil["keywords"]
+    for entry in entries:
+        row = sources[next(t for t in sources if " ".join(t.split()) == entry["title"])]
+        assert entry.get("doi", "") == (row["doi"] or "")
+
+
+def test_references_read_back_with_bibtexparser(small, tmp_path):
+    import bibtexparser
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+
+    out = _export(small, "references", tmp_path / "refs.bib")
+    library = bibtexparser.parse_string(
+        out.read_text(encoding="utf-8"), append_middleware=[LatexDecodingMiddleware()]
+    )
+    assert not library.failed_blocks
+    sources = _sources(small)
+    assert len(library.entries) == len(sources)
+    assert len({e.key for e in library.entries}) == len(sources)
+    by_title = {e["title"]: e for e in library.entries}
+    evil = by_title[HOSTILE_TITLE]
+    assert evil.entry_type == "techreport"
+    assert evil["author"] == "=Evil, A. and O'Brien, B. & {Co} and Evil Corp & Sons"
+    assert evil["institution"] == "@Journal <of> Tests"
+    # An organisation is braced, so BibTeX keeps it whole instead of taking "Sons" for a surname.
+    assert r"and {Evil Corp \& Sons}}" in out.read_text(encoding="utf-8")
+
+
+def test_a_line_break_in_a_title_cannot_end_a_reference(small, tmp_path):
+    import rispy
+
+    copy = tmp_path / "copy.sqlite"
+    store.connect(small).execute(f"VACUUM INTO '{copy}'")
+    conn = store.connect(copy)
+    with store.transaction(conn):
+        conn.execute(
+            "UPDATE sources SET title = ? WHERE title = ?",
+            ("Injected\nER  - \nTY  - JOUR\nTI  - forged\x07", HOSTILE_TITLE),
+        )
+    entries = rispy.loads(
+        _export(copy, "references", tmp_path / "r.ris").read_text(encoding="utf-8")
+    )
+    assert len(entries) == len(_sources(small))
+    assert "Injected ER - TY - JOUR TI - forged" in [e["title"] for e in entries]
