@@ -1,9 +1,9 @@
-"""The analysis run: a short list of named steps, each a function with typed inputs and outputs.
+"""The analysis run: a short list of named steps (`steps`), saved by `store` as one run.
 
-themes (fine, then broad) -> the definitions lenses -> concept tags -> theme names -> field
-comparisons -> the concept graph -> the 2-D map, saved by `store` as one run in one transaction.
-Every result is addressable by run id; the latest complete run is current. A build whose corpus,
-frameworks and parameters match the current run reuses it instead of recomputing.
+themes (fine, then broad) -> the definitions lenses -> concept tags and theme names -> field
+comparisons -> the concept graph -> the 2-D map. Every result is addressable by run id; the latest
+complete run is current. A build whose corpus, frameworks and parameters match the current run
+reuses it instead of recomputing.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import __version__, store
-from pipelines.analysis.clusterers import check_names, reduce_by_name
-from pipelines.analysis.compare import field_similarity, log_odds, term_contexts
+from pipelines.analysis.clusterers import check_names
 from pipelines.analysis.concepts import Framework, load_frameworks
 from pipelines.analysis.contract import (
     ClusteringSummary,
@@ -28,29 +27,29 @@ from pipelines.analysis.contract import (
     Layout,
     Lens,
     RunResults,
-    Theme,
-    ThemeIdentity,
     load_result,
 )
-from pipelines.analysis.graph import concept_graph, graph_layout
-from pipelines.analysis.incremental import Placement, plan
-from pipelines.analysis.layout import place_by_neighbours
-from pipelines.analysis.naming import banned_words, name_families, name_themes
-
-# `tag_by_framework_group` and `theme_analysis` are part of this module's public face.
+from pipelines.analysis.naming import banned_words
+from pipelines.analysis.steps import (
+    Comparisons,
+    Corpus,
+    Themes,
+    build_graph,
+    compare_fields,
+    find_themes,
+    incremental_record,
+    load_corpus,
+    map_layout,
+    plan_placement,
+    read_lenses,
+    tag_and_name,
+)
 from pipelines.analysis.tagging import (
     ConceptTags,
-    tag_by_framework_group,  # noqa: F401, E402
-    tag_concepts,
-    theme_concepts,
+    tag_by_framework_group,  # noqa: F401  (public here too)
 )
-from pipelines.analysis.themes import author_surnames, theme_space
-from pipelines.analysis.theming import broad_level, carry_keys, lens, theme_analysis
-from pipelines.embed.embedders import embed_cached
 
 METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-ward-on-centres/phrase-names/v5"
-COMPARISON_TERMS = ("recovery", "desistance", "abstinence", "identity", "community", "housing")
-DEFINED_WORDS = ("recovery", "recover", "desistance", "desist")
 STEPS = (
     "loaded",
     "themes",
@@ -69,40 +68,6 @@ class RunOutcome:
     run_id: int
     reused: bool
     summary: dict
-
-
-@dataclass
-class Corpus:
-    """The excerpts a run analyses, in store order, with their embeddings."""
-
-    frame: pd.DataFrame
-    ids: list[int]
-    texts: list[str]
-    fields: list[str]
-    field_order: list[str]
-    field_labels: dict[str, str]
-    vectors: np.ndarray  # raw embeddings, unit length
-    surnames: frozenset[str]  # cited authors' surnames: never theme words
-
-
-@dataclass
-class Themes:
-    """Both theme levels of a run, keyed; representatives are excerpt ids."""
-
-    fine: list[Theme]
-    broad: list[Theme]
-    labels: np.ndarray  # fine theme index per excerpt
-    broad_labels: np.ndarray
-    vectors: np.ndarray  # field-centred
-    identity: ThemeIdentity
-    silhouette: dict[int, float]
-    composition: pd.DataFrame
-
-    def key_of(self) -> list[str]:
-        return [self.fine[t].key for t in self.labels]
-
-    def broad_key_of(self) -> list[str]:
-        return [self.broad[t].key for t in self.broad_labels]
 
 
 class _Clock:
@@ -154,41 +119,9 @@ def run_analysis(
     clock("stability")  # measured within the themes step; kept as a step for progress output
     definitions, defined_words = read_lenses(corpus, seed=seed)
     clock("definitions")
-    tags = tag_concepts(
-        corpus.texts,
-        themes.vectors,
-        corpus.fields,
-        corpus.field_order,
-        frameworks,
-        embedder=embedder,
-        encode=lambda phrases: embed_cached(conn, embedder, phrases),
+    tags = tag_and_name(
+        conn, corpus, themes, (definitions, defined_words), frameworks, embedder=embedder
     )
-    for level, labels in ((themes.fine, themes.labels), (themes.broad, themes.broad_labels)):
-        for theme in level:
-            theme.concepts = theme_concepts(tags, np.flatnonzero(labels == theme.index))
-    name_themes(
-        themes.broad + themes.fine,
-        [
-            themes.broad_labels if t.level == 1 else themes.labels
-            for t in themes.broad + themes.fine
-        ],
-        corpus.texts,
-        corpus.vectors,
-        tags,
-        frameworks,
-        encode=lambda phrases: embed_cached(conn, embedder, phrases),
-        surnames=corpus.surnames,
-    )
-    for found in (definitions, defined_words):
-        name_families(
-            found,
-            corpus.ids,
-            corpus.texts,
-            corpus.vectors,
-            frameworks,
-            encode=lambda phrases: embed_cached(conn, embedder, phrases),
-            surnames=corpus.surnames,
-        )
     clock("concepts")
     comparisons = compare_fields(corpus, banned_words(corpus.texts, corpus.surnames, frameworks))
     clock("comparisons")
@@ -252,192 +185,6 @@ def reusable(
         return False
     record = load_result(conn, latest["id"], "incremental")
     return not (full and record is not None and record.placed)
-
-
-def load_corpus(conn: sqlite3.Connection, embedder) -> Corpus:
-    frame = store.excerpts(conn)
-    fields = frame["field"].tolist()
-    present = set(fields)
-    return Corpus(
-        frame=frame,
-        ids=frame["excerpt_id"].astype(int).tolist(),
-        texts=frame["text"].tolist(),
-        fields=fields,
-        field_order=[f for f in store.fields(conn)["slug"] if f in present],
-        field_labels=store.field_labels(conn),
-        vectors=store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist()),
-        surnames=author_surnames(frame["authors"].tolist()),
-    )
-
-
-def plan_placement(conn, latest, params: dict, corpus: Corpus) -> Placement | None:
-    return plan(
-        conn,
-        latest,
-        params_hash=params["hash"],
-        frame=corpus.frame,
-        theme_vectors=theme_space(corpus.vectors, corpus.fields),
-    )
-
-
-def find_themes(
-    conn: sqlite3.Connection,
-    corpus: Corpus,
-    latest,
-    *,
-    seed: int,
-    placement: Placement | None,
-    clusterer: str,
-) -> Themes:
-    """Fine themes, the broad level over them, and stable keys matched to the previous run's."""
-    fine = theme_analysis(
-        corpus.vectors,
-        corpus.texts,
-        corpus.fields,
-        corpus.field_order,
-        seed=seed,
-        stop_words=corpus.surnames,
-        placement=placement,
-        clusterer=clusterer,
-    )
-    parent, broad, broad_labels = broad_level(
-        fine,
-        corpus.texts,
-        corpus.fields,
-        corpus.field_order,
-        seed=seed,
-        stop_words=corpus.surnames,
-        with_stability=placement is None,
-    )
-    previous = load_result(conn, latest["id"], "theme_identity") if latest is not None else None
-    ids = np.asarray(corpus.ids)
-    fine_members = [set(ids[fine.labels == t].tolist()) for t in range(fine.k)]
-    broad_centres = np.vstack(
-        [fine.vectors[broad_labels == b].mean(axis=0) for b in range(len(broad))]
-    )
-    broad_centres /= np.maximum(np.linalg.norm(broad_centres, axis=1, keepdims=True), 1e-12)
-    broad_members = [set(ids[broad_labels == b].tolist()) for b in range(len(broad))]
-    fine_keys, next_key = carry_keys(previous, fine_members, fine.centres)
-    broad_keys, next_broad = carry_keys(previous, broad_members, broad_centres, broad=True)
-    for level, keys in ((fine.themes, fine_keys), (broad, broad_keys)):
-        for theme in level:
-            theme.key = keys[theme.index]
-            theme.representatives = {
-                f: [corpus.ids[i] for i in reps] for f, reps in theme.representatives.items()
-            }
-    for theme in fine.themes:
-        theme.parent = broad_keys[int(parent[theme.index])]
-    identity = ThemeIdentity(
-        members={fine_keys[t]: sorted(m) for t, m in enumerate(fine_members)},
-        centres={fine_keys[t]: fine.centres[t].round(5).tolist() for t in range(fine.k)},
-        next_key=next_key,
-        broad_members={broad_keys[b]: sorted(m) for b, m in enumerate(broad_members)},
-        broad_centres={
-            broad_keys[b]: broad_centres[b].round(5).tolist() for b in range(len(broad))
-        },
-        next_broad_key=next_broad,
-    )
-    table = fine.composition.copy()
-    table["theme_key"] = table["theme"].map(lambda t: fine_keys[int(t)])
-    return Themes(
-        fine.themes,
-        broad,
-        fine.labels,
-        broad_labels,
-        fine.vectors,
-        identity,
-        fine.silhouette,
-        table,
-    )
-
-
-def read_lenses(corpus: Corpus, *, seed: int) -> tuple[Lens, Lens]:
-    """The definitions lens, and the lens over excerpts that use the defined words."""
-    kinds = corpus.frame["kind"]
-    uses_words = corpus.frame["text"].str.lower().str.contains("|".join(DEFINED_WORDS), regex=True)
-    return tuple(
-        lens(
-            np.flatnonzero(members.to_numpy()),
-            corpus.vectors,
-            corpus.texts,
-            corpus.fields,
-            corpus.field_order,
-            corpus.ids,
-            seed=seed,
-            stop_words=corpus.surnames,
-        )
-        for members in (kinds == "definition", uses_words)
-    )
-
-
-@dataclass
-class Comparisons:
-    similarity: pd.DataFrame
-    vocabulary: pd.DataFrame
-    contexts: dict
-
-
-def compare_fields(corpus: Corpus, banned: frozenset[str]) -> Comparisons:
-    """How the fields differ: overall similarity, each field's distinctive words (never a cited
-    name or boilerplate, see `naming`) and how each field uses a few shared words."""
-    contexts = {
-        term: term_contexts(term, corpus.texts, corpus.vectors, corpus.fields, corpus.field_order)
-        for term in COMPARISON_TERMS
-    }
-    for result in contexts.values():
-        for info in result["fields"].values():
-            info["examples"] = [corpus.ids[i] for i in info["examples"]]
-    return Comparisons(
-        field_similarity(corpus.vectors, corpus.fields, corpus.field_order),
-        _without(log_odds(corpus.texts, corpus.fields, top=40), banned),
-        contexts,
-    )
-
-
-def _without(vocabulary: pd.DataFrame, banned: frozenset[str], *, top: int = 15) -> pd.DataFrame:
-    if vocabulary.empty:
-        return vocabulary
-    kept = vocabulary[~vocabulary["term"].isin(banned)]
-    return kept.groupby("field", sort=False).head(top).reset_index(drop=True)
-
-
-def build_graph(frameworks, themes: Themes, tags: ConceptTags, corpus: Corpus, *, seed: int):
-    import networkx as nx
-
-    graph = concept_graph(
-        frameworks,
-        themes=themes.fine,
-        concept_field_share=tags.coverage,
-        field_labels={f: corpus.field_labels[f] for f in corpus.field_order},
-    )
-    return nx.node_link_data(graph, edges="links"), graph_layout(graph, seed=seed)
-
-
-def map_layout(
-    conn, latest, corpus: Corpus, placement: Placement | None, *, seed: int, reducer: str
-) -> Layout:
-    """The 2-D map; a run that placed new excerpts keeps the previous map and places them in it."""
-    if placement:
-        previous = load_result(conn, latest["id"], "layout")
-        old = {i: (x, y) for i, x, y in zip(previous.ids, previous.x, previous.y, strict=True)}
-        known = np.array([i in old for i in corpus.ids])
-        coords = np.zeros((len(corpus.ids), 2))
-        coords[known] = [old[i] for i in np.asarray(corpus.ids)[known]]
-        coords[~known] = place_by_neighbours(
-            corpus.vectors[~known], corpus.vectors[known], coords[known]
-        )
-        coords = np.round(coords, 5)
-        method = previous.method + "; new excerpts placed by nearest neighbours"
-    else:
-        coords, method = reduce_by_name(reducer, corpus.vectors, seed=seed)
-    return Layout(method, corpus.ids, coords[:, 0].tolist(), coords[:, 1].tolist())
-
-
-def incremental_record(conn, latest, corpus: Corpus, placement: Placement | None) -> Incremental:
-    if not placement:
-        return Incremental(full_size=len(corpus.ids))
-    previous = load_result(conn, latest["id"], "incremental")
-    return Incremental(full_size=previous.full_size if previous else 0, **placement.record())
 
 
 def assemble(
