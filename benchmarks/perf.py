@@ -5,7 +5,8 @@ quotes medians and ratios (the machines are shared and noisy). Corpora are the b
 grown by perturbation (`app_perf.grow_corpus`). Writes benchmarks/results/perf.md (which the
 README includes) and prints it.
 
-Run: `python benchmarks/perf.py [--embed-n 5000] [--sizes 1000,10000,100000]`.
+Run: `python benchmarks/perf.py [--embed-n 5000] [--sizes 1000,10000,100000] [--ray-n 10000]`;
+`--ray-only` runs the Ray engine's section alone (`perf_ray`) and rewrites only that section.
 
 Synthetic embeddings: the bundled excerpts are embedded with the real model; a grown excerpt's
 vector is its parent excerpt's real vector plus Gaussian noise scaled so that it agrees with the
@@ -472,6 +473,26 @@ def report(embedding: dict | None, bertopic: list[dict], scale: list[dict], meta
     return "\n".join(lines) + "\n"
 
 
+RAY_START, RAY_END = "<!-- ray engine -->", "<!-- /ray engine -->"
+
+
+def ray_section(n: int, folder: Path) -> str:
+    from benchmarks import perf_ray
+
+    grown, _ = grown_texts(n, folder)
+    result = perf_ray.bench_ray(n, folder, grown)
+    print(f"ray: {json.dumps(result, default=str)}", file=sys.stderr)
+    return "\n".join([RAY_START, *perf_ray.report(result), RAY_END]) + "\n"
+
+
+def with_ray_section(previous: str, section: str) -> str:
+    """`previous` (perf.md) with its Ray engine section replaced by `section`, or appended."""
+    if RAY_START in previous and RAY_END in previous:
+        head, _, rest = previous.partition(RAY_START)
+        return head + section.strip("\n") + rest.partition(RAY_END)[2]
+    return previous.rstrip("\n") + "\n\n" + section
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--embed-n", type=int, default=5000)
@@ -482,7 +503,16 @@ def main() -> int:
     parser.add_argument("--out", default=str(RESULTS / "perf.md"))
     parser.add_argument("--scale-one", type=int)
     parser.add_argument("--folder")
+    parser.add_argument("--ray-n", type=int, default=10000, help="0 skips the Ray section")
+    parser.add_argument("--ray-only", action="store_true")
     args = parser.parse_args()
+    if args.ray_only:
+        out = Path(args.out)
+        section = ray_section(args.ray_n, Path(tempfile.mkdtemp(prefix="crosswalk-perf-ray-")))
+        previous = out.read_text(encoding="utf-8") if out.exists() else ""
+        out.write_text(with_ray_section(previous, section), encoding="utf-8")
+        print(section)
+        return 0
     if args.scale_one:
         print(json.dumps(scale_one(args.scale_one, Path(args.folder), real_upto=args.real_upto)))
         return 0
@@ -503,8 +533,11 @@ def main() -> int:
     scale = bench_scale(
         [int(s) for s in args.sizes.split(",") if s], folder, real_upto=args.real_upto
     )
+    ray_text = ray_section(args.ray_n, folder) if args.ray_n else ""
     meta["minutes"] = (time.perf_counter() - started) / 60
     text = report(embedding, bertopic, scale, meta)
+    if ray_text:
+        text = with_ray_section(text, ray_text)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     return 0
