@@ -295,3 +295,118 @@ def test_a_line_break_in_a_title_cannot_end_a_reference(small, tmp_path):
     )
     assert len(entries) == len(_sources(small))
     assert "Injected ER - TY - JOUR TI - forged" in [e["title"] for e in entries]
+
+
+NVIVO_CODEBOOK = """<?xml version="1.0" encoding="utf-8"?>
+<CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="NVivo 14">
+ <Codes>
+  <Code guid="11111111-1111-4111-8111-111111111111" name="Social world" isCodable="false">
+   <Description>Group: people around the person</Description>
+   <Code guid="22222222-2222-4222-8222-222222222222" name="Family &amp; &lt;kin&gt;" isCodable="true">
+    <Description>Support from parents, partners and children =HYPERLINK("x")</Description>
+   </Code>
+   <Code guid="33333333-3333-4333-8333-333333333333" name="Peers" isCodable="true">
+    <Code guid="44444444-4444-4444-8444-444444444444" name="Mutual aid" isCodable="true">
+     <Description>Groups of people in recovery who help one another</Description>
+    </Code>
+   </Code>
+  </Code>
+  <Code guid="55555555-5555-4555-8555-555555555555" name="Hope" isCodable="true">
+   <Description>Believing that a better life is possible</Description>
+  </Code>
+ </Codes>
+</CodeBook>
+"""
+
+
+def test_the_codebook_export_reads_back_as_a_tree_and_as_concepts(small, tmp_path):
+    from pyrefiqda import RefiCodebook
+
+    from pipelines.analysis.concepts import load_frameworks
+    from pipelines.analysis.contract import load_result
+    from pipelines.analysis.results import current_run_id
+
+    qdc = _export(small, "codebook", tmp_path / "team.qdc")
+    conn = store.connect(small)
+    frameworks = load_result(conn, current_run_id(conn), "frameworks")
+    top = {c.name: c for c in RefiCodebook.load(qdc).codes.code}
+    assert len(top) == len(frameworks) + 1 and "Themes" in top
+    for framework in frameworks:
+        codes = top[framework.label].code
+        assert [c.name for c in codes] == [c.label for c in framework.concepts]
+    noted = [b for b in top["Themes"].code for t in [b, *b.code] if "Note:" in t.description]
+    assert noted  # the theme's note travels in its description
+    back = load_frameworks([qdc])[-1]
+    assert back.id == "team"
+    expected = [c for f in frameworks for c in f.concepts]
+    for concept, read in zip(expected, back.concepts, strict=False):
+        assert (read.label, read.description) == (
+            concept.label,
+            " ".join(concept.description.split()),
+        )
+    assert len(back.concepts) == len(expected) + len(themes_with_edits(conn, level=1)[0]) + len(
+        themes_with_edits(conn, level=2)[0]
+    )
+
+
+def test_a_qdc_codebook_becomes_a_framework(tmp_path):
+    from pipelines.handoff.codebook import load_qdc
+
+    path = tmp_path / "Team codes.qdc"
+    path.write_text(NVIVO_CODEBOOK, encoding="utf-8")
+    framework = load_qdc(path)
+    assert framework.id == "team_codes" and framework.kind == "codebook"
+    concepts = {c.label: c for c in framework.concepts}
+    assert list(concepts) == ["Family & <kin>", "Peers", "Mutual aid", "Hope"]  # no group
+    assert concepts["Family & <kin>"].key == "team_codes/family_kin"
+    assert concepts["Family & <kin>"].description.endswith('=HYPERLINK("x")')
+    assert concepts["Peers"].description == "Social world: Peers"  # none of its own
+
+
+def test_build_tags_with_a_qdc_codebook(small, tmp_path):
+    copy = tmp_path / "copy.sqlite"
+    store.connect(small).execute(f"VACUUM INTO '{copy}'")
+    codebook = tmp_path / "team codes.qdc"
+    codebook.write_text(NVIVO_CODEBOOK, encoding="utf-8")
+    assert main(["build", "--db", str(copy), "--concepts", str(codebook), "--full"]) == 0
+    from pipelines.analysis.contract import load_result
+    from pipelines.analysis.results import current_run_id
+
+    conn = store.connect(copy)
+    frameworks = {f.id: f for f in load_result(conn, current_run_id(conn), "frameworks")}
+    assert len(frameworks["team_codes"].concepts) == 4
+    rows = csv.DictReader(_export(copy, "concepts", tmp_path / "c.csv").open(encoding="utf-8"))
+    assert any(row["concept"].startswith("team_codes/") for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("<CodeBook", "not well-formed XML"),
+        ('<Project xmlns="urn:QDA-XML:project:1.0" name="p"/>', "not a REFI-QDA CodeBook"),
+        (
+            '<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+            '<Code guid="11111111-1111-4111-8111-111111111111" name="G" isCodable="false"/>'
+            "</Codes></CodeBook>",
+            "no code that can be coded",
+        ),
+        (
+            '<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+            '<Code guid="11111111-1111-4111-8111-111111111111" name=" " isCodable="true"/>'
+            "</Codes></CodeBook>",
+            "has no name",
+        ),
+    ],
+)
+def test_a_malformed_qdc_is_a_clear_error_and_changes_nothing(
+    small, tmp_path, capsys, content, fragment
+):
+    from tests.conftest import dump
+
+    before = dump(small)
+    bad = tmp_path / "bad.qdc"
+    bad.write_text(content, encoding="utf-8")
+    assert main(["build", "--db", str(small), "--concepts", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "E026" in err and "bad.qdc" in err and fragment in err, err
+    assert dump(small) == before

@@ -186,13 +186,22 @@ def load_framework(path: Path) -> Framework:
     )
 
 
+def _load_any(path: Path) -> Framework:
+    """A YAML framework, or a REFI-QDA codebook (`.qdc`, from NVivo, MAXQDA, ATLAS.ti, QualCoder)."""
+    if path.suffix.lower() == ".qdc":
+        from pipelines.handoff.codebook import load_qdc
+
+        return load_qdc(path)
+    return load_framework(path)
+
+
 def load_frameworks(paths: list[Path] | None = None, *, bundled: bool = True) -> list[Framework]:
     """The bundled frameworks plus any codebooks; ids must be unique; links may dangle only
     towards frameworks that are not loaded (a user's codebook may cite ours)."""
     files = sorted(CONCEPTS_DIR.glob("*.yaml")) if bundled else []
     frameworks = [load_framework(p) for p in files]
     for path in paths or []:
-        frameworks.append(load_framework(Path(path)))
+        frameworks.append(_load_any(Path(path)))
     ids: dict[str, str] = {}
     for framework in frameworks:
         if framework.id in ids:

@@ -361,10 +361,17 @@ class RefiFile(FileExport):
             write_atomic(out, qdpx_bytes(self.view))
             return len(self.view.excerpts)
         write_atomic(out, codebook_bytes(self.view))
-        return sum(len(f.concepts) for f in self.view.frameworks) + len(self.view.fine)
+        concepts = sum(len(f.concepts) for f in self.view.frameworks)
+        return concepts + len(self.view.fine) + len(self.view.broad)
 
 
 @register("project", formats=("qdpx",))
 def project_export(conn: sqlite3.Connection) -> RefiFile:
     """The run as a REFI-QDA project: sources, coded excerpts, code book, variables, cases, notes."""
     return RefiFile(read_run(conn), "project")
+
+
+@register("codebook", formats=("qdc",))
+def codebook_export(conn: sqlite3.Connection) -> RefiFile:
+    """The run's frameworks and themes as a REFI-QDA codebook."""
+    return RefiFile(read_run(conn), "codebook")
