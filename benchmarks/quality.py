@@ -22,13 +22,16 @@ from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_inf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from synthesis import synthesis_measures  # noqa: E402
 
 from pipelines import store  # noqa: E402
 from pipelines.analysis.compare import analogues  # noqa: E402
 from pipelines.analysis.concepts import all_concepts, load_framework, load_frameworks  # noqa: E402
 from pipelines.analysis.run import run_analysis  # noqa: E402
-from pipelines.analysis.theming import theme_analysis  # noqa: E402
 from pipelines.analysis.themes import author_surnames, theme_space  # noqa: E402
+from pipelines.analysis.theming import theme_analysis  # noqa: E402
 from pipelines.embed.embedders import embed_missing, get_embedder  # noqa: E402
 from pipelines.ingest.files import ingest_bundled_corpus  # noqa: E402
 
@@ -260,8 +263,33 @@ def evaluate(conn, embedder, *, seed: int = 42) -> dict:
     results["ari_other_seed"] = adjusted_rand_score(
         [assignments[k] for k in keys], [third[k] for k in keys]
     )
+    codes = [labels[e][1] for e in frame["external_id"]]
+    results.update(synthesis_measures(conn, run_id, frame, gold, codes, DEVSET, embedder))
     results.update(compare_bertopic(conn, frame, vectors, gold, seed=seed))
     return results
+
+
+def render_synthesis(r: dict) -> str:
+    """The table of what a practitioner reads (#23), with its targets."""
+    per_label = "; ".join(
+        f"{label}: hand {max(hand, key=hand.get)}, counted {max(counted, key=counted.get)}"
+        for label, (hand, counted) in r["coverage_per_label"].items()
+        if max(hand, key=hand.get) != max(counted, key=counted.get)
+    )
+    return f"""
+What a practitioner reads (theme names, the broad level, concept coverage):
+
+| measure | Crosswalk | baseline | target |
+| --- | --- | --- | --- |
+| fine theme names nearest their majority hand label | **{r["names_fine"]:.2f}** ({r["fine_themes"]} themes) | word-bag labels: {r["names_fine_wordbag"]:.2f} | ≥ 0.5 |
+| broad theme names nearest their majority hand label | **{r["names_broad"]:.2f}** ({r["broad_themes"]} themes) | word-bag labels: {r["names_broad_wordbag"]:.2f} | ≥ 0.5 |
+| broad themes robust (stability ≥ 0.6) | **{r["broad_robust_share"]:.0%}** | fine themes: {r["fine_robust_share"]:.0%} | ≥ 70% |
+| NMI with hand labels: broad / fine | {r["nmi_broad"]:.3f} / {r["nmi_fine"]:.3f} | | reported |
+| coverage: mean absolute difference, counted vs hand-labelled share per field x label | **{r["coverage_mad"]:.3f}** | | ≤ 0.04 |
+| coverage: the field with the highest share agrees | **{r["coverage_top_field_agreement"]:.0%}** of labels | | ≥ 80% |
+
+Labels whose top field disagrees: {per_label or "none"}.
+"""
 
 
 def render(results: dict, model: str) -> str:
@@ -344,7 +372,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         conn, embedder = build_store(Path(folder) / "dev.sqlite", args.model)
         results = evaluate(conn, embedder)
-    text = render(results, args.model)
+    text = render(results, args.model) + render_synthesis(results)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     return 0

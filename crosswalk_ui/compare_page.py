@@ -16,6 +16,8 @@ from crosswalk_ui.components import (
     on_demand,
     static_table,
 )
+from pipelines.analysis import focus
+from pipelines.analysis.findings import MIN_COVERAGE_COUNT, coverage_cells
 
 TITLE = "Compare"
 SLUG = "compare"
@@ -82,15 +84,25 @@ def render() -> None:
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page):
     the columns on the default concept."""
-    labels = _concept_labels(data.result("frameworks") or [])
+    frameworks = data.result("frameworks") or []
+    labels = _concept_labels(frameworks)
     if labels:
         concept = default_concept(sorted(labels, key=labels.get))
         data.concept_scores(concept)
-        data.encode(labels[concept])
+        _encode(focus.prototypes(concept, _concepts(frameworks)[concept]))
 
 
 def _concept_labels(frameworks: list[dict]) -> dict[str, str]:
     return {c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]}
+
+
+def _concepts(frameworks: list[dict]) -> dict[str, dict]:
+    return {c["key"]: c for f in frameworks for c in f["concepts"]}
+
+
+def _encode(texts: list[str]) -> np.ndarray:
+    """The current model's vectors for `texts`, each computed once per text (`data.encode`)."""
+    return np.stack([data.encode(text) for text in texts])
 
 
 @st.fragment
@@ -113,14 +125,20 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
             format_func=concept_labels.get,
             key="compare_concept",
         )
-        scores = data.concept_scores(concept)
-        if np.isfinite(scores).sum() == 0:
+        tag_scores = data.concept_scores(concept)
+        if np.isfinite(tag_scores).sum() == 0:
             st.caption(
                 "No excerpt is tagged with this concept; showing the closest excerpts instead."
             )
-        # Untagged excerpts rank after tagged ones, by similarity to the concept's description.
-        fallback = index.vectors @ data.encode(concept_labels[concept])
-        scores = np.where(np.isfinite(scores), 100 + scores, fallback)
+        # As the Workshop ranks them: tagged excerpts first, then the rest by closeness to the
+        # concept's label, description and cues.
+        concept_info = _concepts(frameworks)[concept]
+        scores = focus.concept_focus(
+            concept,
+            concept_info,
+            tag_scores=tag_scores,
+            closeness=focus.concept_closeness(concept, concept_info, index.vectors, _encode),
+        ).scores
     elif focus_kind == "a theme":
         themes, mapped = data.themes()
         names = {
@@ -167,10 +185,33 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
             ),
         )
     )
+    st.caption(
+        "Each framework is read on its own: a concept counts for an excerpt when it is among the "
+        "excerpt's three strongest concepts of that framework and passes the tagging bar, so a "
+        "concept is not crowded out by another framework's concepts written in one field's words. "
+        f"The table gives each share with its 95% interval and count; cells with fewer than "
+        f"{MIN_COVERAGE_COUNT} excerpts are marked too few to compare."
+    )
     on_demand(
-        "Coverage as a table",
+        "Coverage as a table, with intervals and counts",
         "compare_coverage_open",
-        lambda: st.dataframe(matrix.style.format("{:.0%}"), key="compare_coverage_table"),
+        lambda: st.dataframe(
+            _coverage_cells(frameworks, framework, fields), key="compare_coverage_table"
+        ),
+    )
+
+
+def _coverage_cells(frameworks, framework: str, fields: list[str]):
+    kinds = data.result("excerpt_fields") or {}
+    totals = {f: 0 for f in fields}
+    for field, _kind in kinds.values():
+        if field in totals:
+            totals[field] += 1
+    counts = data.result("coverage_counts") or {}
+    keys = [k for k in counts if k.split("/")[0] == framework]
+    labels = {c["key"]: c["label"] for f in frameworks for c in f["concepts"]}
+    return views.coverage_table(
+        coverage_cells(counts, totals, keys), labels, {f: field_name(f) for f in fields}
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipelines.analysis import focus
+
 FIELD_MIN_FOR_FINDING = 3
 
 
@@ -83,13 +85,9 @@ def side_by_side(
 def concept_scores(
     tags: dict[str, list[dict]], frame: pd.DataFrame, concept_key: str
 ) -> np.ndarray:
-    """Per excerpt (frame order): the calibrated score of `concept_key` where tagged, else -inf."""
-    scores = np.full(len(frame), -np.inf)
-    for position, excerpt_id in enumerate(frame["excerpt_id"]):
-        for tag in tags.get(str(excerpt_id), []):
-            if tag["concept"] == concept_key:
-                scores[position] = tag["score"]
-    return scores
+    """Per excerpt (frame order): the calibrated score of `concept_key` where tagged, else -inf
+    (the tag half of a concept focus, `pipelines.analysis.focus`)."""
+    return focus.tag_scores(tags, frame["excerpt_id"], concept_key)
 
 
 def map_points(
@@ -172,6 +170,30 @@ def coverage_matrix(
         f"{name} ({k})" if name in twice else name for name, k in zip(names, keys, strict=True)
     ]
     return matrix
+
+
+def coverage_table(
+    cells: pd.DataFrame, concept_labels: dict[str, str], names: dict[str, str]
+) -> pd.DataFrame:
+    """The coverage cells as the page shows them: a row per concept, a column per field, each cell
+    "12% (7-19%) · 15 of 127", or "too few to compare (3 of 127)" below the minimum count."""
+    if cells.empty:
+        return pd.DataFrame()
+
+    def cell(row) -> str:
+        if row["too_small"]:
+            return f"too few to compare ({row['count']} of {row['excerpts']})"
+        return (
+            f"{row['share']:.0%} ({row['low']:.0%}-{row['high']:.0%}) · "
+            f"{row['count']} of {row['excerpts']}"
+        )
+
+    shown = cells.assign(
+        text=cells.apply(cell, axis=1),
+        concept=cells["concept"].map(lambda k: concept_labels.get(k, k)),
+        field=cells["field"].map(lambda f: names.get(f, f)),
+    )
+    return shown.pivot(index="concept", columns="field", values="text")
 
 
 def vocabulary_table(

@@ -269,6 +269,8 @@ class Tagging:
     keys: list[str]
     tags: list[list[dict]]
     scores: np.ndarray  # excerpts x concepts, calibrated z-scores
+    z: np.ndarray | None = None  # excerpts x concepts, each concept's own calibration only
+    cue: np.ndarray | None = None  # excerpts x concepts, True where a cue phrase occurs
 
 
 def concept_prototypes(concepts: list[Concept]) -> tuple[list[str], list[int]]:
@@ -350,9 +352,11 @@ def tag_excerpts(
     # and per excerpt: how does this concept rank among the excerpt's own scores?
     calibrated = 0.5 * z + 0.5 * _standardise(z, 1)
     hits = cue_hits(texts, concepts)
+    cue = np.zeros((n, m), dtype=bool)
     for i, found in enumerate(hits):
         for j in found:
             calibrated[i, j] += cue_bonus
+            cue[i, j] = True
     tags: list[list[dict]] = []
     for i in range(n):
         order = np.argsort(-calibrated[i], kind="stable")[:max_tags]
@@ -380,4 +384,4 @@ def tag_excerpts(
                 }
             )
         tags.append(chosen)
-    return Tagging([c.key for c in concepts], tags, calibrated)
+    return Tagging([c.key for c in concepts], tags, calibrated, z, cue)

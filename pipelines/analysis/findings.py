@@ -151,3 +151,43 @@ def _lower_first(text: str) -> str:
     if len(text) > 1 and text[1].isupper():
         return text
     return text[:1].lower() + text[1:]
+
+
+MIN_COVERAGE_COUNT = 5  # fewer excerpts carrying a concept in a field: too few to compare
+
+
+def wilson_interval(count: int, total: int, *, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share `count / total`."""
+    if total <= 0:
+        return 0.0, 1.0
+    share = count / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = (
+        z * np.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def coverage_cells(
+    counts: dict[str, dict[str, int]], totals: dict[str, int], keys: list[str]
+) -> pd.DataFrame:
+    """Concept x field cells: excerpts carrying the concept, the field's excerpts, the share, its
+    95% interval, and whether the cell is too small to compare (`MIN_COVERAGE_COUNT`)."""
+    rows = []
+    for key in keys:
+        for field, total in totals.items():
+            count = int(counts.get(key, {}).get(field, 0))
+            low, high = wilson_interval(count, total)
+            rows.append(
+                {
+                    "concept": key,
+                    "field": field,
+                    "count": count,
+                    "excerpts": total,
+                    "share": count / total if total else 0.0,
+                    "low": low,
+                    "high": high,
+                    "too_small": count < MIN_COVERAGE_COUNT,
+                }
+            )
+    return pd.DataFrame(rows)

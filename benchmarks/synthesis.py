@@ -1,0 +1,104 @@
+"""What a practitioner reads, measured on the development set (issue #23): whether theme names say
+what the hand labels say, whether the broad level is robust, and whether concept coverage per field
+matches the hand-labelled share per field. Called by `quality.py`; figures go into its table."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
+
+from pipelines import store
+from pipelines.analysis.concepts import all_concepts, load_framework
+from pipelines.analysis.contract import load_result
+from pipelines.analysis.themes import author_surnames, key_terms, theme_label
+
+ROBUST = 0.6
+
+
+def name_accuracy(
+    names: list[str], majority: list[str], label_names: dict[str, str], encode
+) -> float:
+    """The share of themes whose name's embedding is nearest to the name of their majority hand
+    label among all the hand labels' names."""
+    keys = list(label_names)
+    label_vectors = np.asarray(encode([label_names[k] for k in keys]))
+    name_vectors = np.asarray(encode(names))
+    nearest = (name_vectors @ label_vectors.T).argmax(axis=1)
+    return float(np.mean([keys[j] == m for j, m in zip(nearest, majority, strict=True)]))
+
+
+def synthesis_measures(
+    conn, run_id: int, frame, gold: list[str], codes: list[list[str]], devset, embedder
+) -> dict:
+    """`frame` holds the labelled excerpts (store order), `gold` their theme labels, `codes` their
+    1-3 codes."""
+    codebook = load_framework(devset / "codebook.yaml")
+    label_names = {c.id: c.label for c in all_concepts([codebook])}
+    ids = [str(i) for i in frame["excerpt_id"]]
+    out: dict = {}
+    for level, themes_name, assign_name in (
+        ("fine", "themes", "assignments"),
+        ("broad", "broad_themes", "broad_assignments"),
+    ):
+        themes = load_result(conn, run_id, themes_name) or []
+        assignments = store.run_result(conn, run_id, assign_name) or {}
+        ours = [assignments[i] for i in ids]
+        out[f"nmi_{level}"] = float(normalized_mutual_info_score(gold, ours))
+        out[f"{level}_themes"] = len(themes)
+        out[f"{level}_robust_share"] = float(np.mean([t.stability >= ROBUST for t in themes]))
+        majority = {
+            t.key: Counter(g for g, a in zip(gold, ours, strict=True) if a == t.key).most_common(1)
+            for t in themes
+        }
+        named = [t for t in themes if majority[t.key]]
+        out[f"names_{level}"] = name_accuracy(
+            [t.label for t in named],
+            [majority[t.key][0][0] for t in named],
+            label_names,
+            embedder.encode,
+        )
+        # The word-bag labels the run gave before names: c-TF-IDF's three strongest words.
+        index = {t.key: n for n, t in enumerate(themes)}
+        labels = np.array([index[a] for a in ours])
+        surnames = author_surnames(frame["authors"].tolist())
+        terms = key_terms(frame["text"].tolist(), labels, extra_stop_words=surnames)
+        out[f"names_{level}_wordbag"] = name_accuracy(
+            [theme_label(terms[index[t.key]]) for t in named],
+            [majority[t.key][0][0] for t in named],
+            label_names,
+            embedder.encode,
+        )
+    out.update(coverage_agreement(conn, run_id, frame, codes, list(label_names)))
+    return out
+
+
+def coverage_agreement(
+    conn, run_id: int, frame, codes: list[list[str]], label_ids: list[str]
+) -> dict:
+    """Per field x label: the share of the field's labelled excerpts the codebook's concept is
+    counted on (`coverage_counts`, over the labelled excerpts) against the share hand-labelled."""
+    tags = load_result(conn, run_id, "tags") or {}
+    fields = frame["field"].to_numpy()
+    ids = [str(i) for i in frame["excerpt_id"]]
+    counts = store.run_result(conn, run_id, "coverage_counts") or {}
+    totals = Counter(fields.tolist())
+    diffs, agree, per_label = [], 0, {}
+    for label in label_ids:
+        key = f"dev/{label}"
+        hand = {
+            f: np.mean([label in c for c, g in zip(codes, fields, strict=True) if g == f])
+            for f in totals
+        }
+        counted = {f: counts.get(key, {}).get(f, 0) / totals[f] for f in totals}
+        diffs += [abs(hand[f] - counted[f]) for f in totals]
+        agree += int(max(hand, key=hand.get) == max(counted, key=counted.get))
+        per_label[label] = (hand, counted)
+    tagged = np.mean([len(tags.get(i, [])) for i in ids])
+    return {
+        "coverage_mad": float(np.mean(diffs)),
+        "coverage_top_field_agreement": agree / len(label_ids),
+        "coverage_per_label": per_label,
+        "tags_per_excerpt_all": float(tagged),
+    }
