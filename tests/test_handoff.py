@@ -410,3 +410,56 @@ def test_a_malformed_qdc_is_a_clear_error_and_changes_nothing(
     err = capsys.readouterr().err
     assert "E026" in err and "bad.qdc" in err and fragment in err, err
     assert dump(small) == before
+
+
+def test_the_time_lens_counts_shares_per_field_and_period_and_marks_small_cells():
+    import pandas as pd
+
+    from pipelines.handoff.timelens import Item, share_table
+
+    # Field a: 12 excerpts in 2010-2014 (3 in the theme), 2 in 2015-2019 (both in it);
+    # field b: 10 in 2012 (none in it); one undated excerpt in b.
+    years = [2010] * 12 + [2016] * 2 + [2012] * 10 + [None]
+    fields = ["a"] * 14 + ["b"] * 11
+    facets = pd.DataFrame({"excerpt_id": range(25), "field": fields, "year": years})
+    theme = Item("theme", "B1", "Hope", {0, 1, 2, 12, 13, 24})
+    table = share_table(facets, [theme], field_labels={"a": "<A>"}, min_excerpts=10)
+    cells = {(r.field, r.period): r for r in table.itertuples()}
+    assert set(cells) == {("a", "2010-2014"), ("a", "2015-2019"), ("b", "2010-2014")}
+    assert (cells["a", "2010-2014"].count, cells["a", "2010-2014"].excerpts) == (3, 12)
+    assert cells["a", "2010-2014"].share == pytest.approx(0.25)
+    assert cells["a", "2015-2019"].share == 1.0 and cells["a", "2015-2019"].small
+    assert cells["b", "2010-2014"].share == 0.0 and not cells["b", "2010-2014"].small
+    assert cells["b", "2010-2014"].undated == 1 and cells["a", "2010-2014"].field_label == "<A>"
+
+
+def test_the_time_lens_figure_draws_no_trend_through_small_cells():
+    import pandas as pd
+
+    from pipelines.handoff.timelens import Item, lens_figure, share_table
+
+    years = [2000] * 10 + [2005] * 2 + [2010] * 10
+    facets = pd.DataFrame({"excerpt_id": range(22), "field": ["f"] * 22, "year": years})
+    label = "<img src=x onerror=alert(1)> %{x}"
+    table = share_table(facets, [Item("theme", "B1", "T", {0, 10})], field_labels={"f": label})
+    figure = lens_figure(table, "B1")
+    line, hollow = figure.data
+    assert list(line.y)[1] is None or pd.isna(list(line.y)[1])  # the gap: no trend through it
+    assert list(hollow.x) == ["2005-2009"] and hollow.marker.symbol == "circle-open"
+    for trace in figure.data:
+        assert "<img" not in trace.hovertemplate and "%{x}</extra>" not in trace.hovertemplate
+
+
+def test_the_time_lens_export_covers_every_dated_excerpt(small, tmp_path):
+    import pandas as pd
+
+    out = _export(small, "timelens", tmp_path / "lens.csv")
+    table = pd.read_csv(out)
+    themes = table[table["dimension"] == "theme"]
+    # Each excerpt is in exactly one broad theme: a cell's theme shares add up to one.
+    sums = themes.groupby(["field", "period"])["share"].sum()
+    assert sums.round(9).eq(1).all()
+    facets = store.excerpt_facets(store.connect(small))
+    cells = themes.drop_duplicates(["field", "period"])["excerpts"].sum()
+    assert cells == facets["year"].notna().sum()
+    assert {"theme", "concept"} == set(table["dimension"])

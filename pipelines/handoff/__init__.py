@@ -2,4 +2,4 @@
 (NVivo, ATLAS.ti, MAXQDA, QualCoder), reference lists (Zotero and other reference managers), and
 the time lens. Each module registers its exports; `python -m pipelines export` imports them."""
 
-from pipelines.handoff import references, refi  # noqa: F401  (register their exports)
+from pipelines.handoff import references, refi, timelens  # noqa: F401  (register their exports)
