@@ -50,11 +50,6 @@ class Item:
     excerpt_ids: set[int]
 
 
-def period_of(year: int, width: int) -> tuple[int, str]:
-    start = (int(year) // width) * width
-    return start, (f"{start}" if width == 1 else f"{start}-{start + width - 1}")
-
-
 def share_table(
     facets: pd.DataFrame,
     items: Iterable[Item],
@@ -66,33 +61,31 @@ def share_table(
     """The lens as a table, one row per item x field x period (zeros included, so a theme that
     vanishes shows as 0, not as a gap). `facets` has excerpt_id, field and year."""
     field_labels = field_labels or {}
+    items = list(items)
     dated = facets.dropna(subset=["year"]).copy()
-    undated = facets[facets["year"].isna()].groupby("field").size().to_dict()
-    dated["period_start"] = [period_of(y, period_years)[0] for y in dated["year"]]
-    cells = dated.groupby(["field", "period_start"]).size()
-    rows = []
-    for item in items:
-        held = dated[dated["excerpt_id"].isin(item.excerpt_ids)]
-        counts = held.groupby(["field", "period_start"]).size()
-        for (field, start), n in cells.items():
-            count = int(counts.get((field, start), 0))
-            rows.append(
-                [
-                    item.dimension,
-                    item.key,
-                    item.label,
-                    field,
-                    field_labels.get(field, field),
-                    period_of(start, period_years)[1],
-                    int(start),
-                    int(n),
-                    count,
-                    count / n,
-                    bool(n < min_excerpts),
-                    int(undated.get(field, 0)),
-                ]
-            )
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    undated = facets[facets["year"].isna()].groupby("field").size()
+    dated["period_start"] = (dated["year"].astype(int) // period_years) * period_years
+    cells = dated.groupby(["field", "period_start"]).size().rename("excerpts").reset_index()
+    # Every item x cell, then the counts of the (item, excerpt) pairs joined on: one pass for all
+    # items rather than one filter each (2 s for the bundled corpus's 160 items that way).
+    grid = cells.merge(pd.DataFrame({"item": range(len(items))}), how="cross")
+    pairs = pd.DataFrame(
+        [(n, e) for n, item in enumerate(items) for e in item.excerpt_ids],
+        columns=["item", "excerpt_id"],
+    ).astype("int64")
+    held = pairs.merge(dated[["excerpt_id", "field", "period_start"]], on="excerpt_id")
+    counts = held.groupby(["item", "field", "period_start"]).size().rename("count").reset_index()
+    frame = grid.merge(counts, on=["item", "field", "period_start"], how="left")
+    frame["count"] = frame["count"].fillna(0).astype(int)
+    frame["share"] = frame["count"] / frame["excerpts"]
+    frame["small"] = frame["excerpts"] < min_excerpts
+    frame["undated"] = frame["field"].map(undated).fillna(0).astype(int)
+    frame["field_label"] = frame["field"].map(lambda f: field_labels.get(f, f))
+    width = period_years - 1
+    frame["period"] = [f"{s}-{s + width}" if width else f"{s}" for s in frame["period_start"]]
+    for name in ("dimension", "key", "label"):
+        frame[name] = frame["item"].map(lambda n, name=name: getattr(items[n], name))
+    frame = frame[COLUMNS].astype({"excerpts": int, "period_start": int})
     return frame.sort_values(["dimension", "key", "field", "period_start"], ignore_index=True)
 
 
