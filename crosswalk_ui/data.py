@@ -129,16 +129,16 @@ def theme_edits() -> tuple:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _themes(path: str, run: int, edits: tuple) -> tuple[list[dict], dict[str, str]]:
+def _themes(path: str, run: int, edits: tuple, level: int) -> tuple[list[dict], dict[str, str]]:
     from pipelines.analysis import results
 
-    return results.effective_themes(connection(path), run)
+    return results.effective_themes(connection(path), run, level=level)
 
 
-def themes() -> tuple[list[dict], dict[str, str]]:
-    """The current run's themes with the user's edits applied; cached until the run or an edit
-    changes."""
-    return _themes(db_path(), run_id(), theme_edits())
+def themes(level: int = 2) -> tuple[list[dict], dict[str, str]]:
+    """The current run's themes of one level (2 fine, 1 broad) with the user's edits applied, and
+    each excerpt's theme key; cached until the run or an edit changes."""
+    return _themes(db_path(), run_id(), theme_edits(), level)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -240,7 +240,7 @@ def figure(name: str, *params, build: Callable[[], object]):
 def _map_points(path: str, version: tuple, run: int, edits: tuple, labels: tuple) -> pd.DataFrame:
     from crosswalk_ui import views
 
-    found, mapped = _themes(path, run, edits)
+    found, mapped = _themes(path, run, edits, 2)
     return views.map_points(
         _excerpts(path, version),
         _result(path, run, "layout"),
@@ -300,7 +300,7 @@ def map_figure(fields: list[str], evidence: list[str]):
 def _tool_lens(path: str, run: int, edits: tuple, tool_id: str) -> pd.DataFrame:
     from crosswalk_ui import views
 
-    found, mapped = _themes(path, run, edits)
+    found, mapped = _themes(path, run, edits, 2)
     frameworks = _result(path, run, "frameworks") or []
     tool = next(f for f in frameworks if f["id"] == tool_id)
     return views.tool_lens(found, mapped, _result(path, run, "tags") or {}, tool)

@@ -1,5 +1,6 @@
-"""Themes: every theme with its composition, verdict, stability, terms, concepts and examples;
-rename, merge and annotate (edits persist across rebuilds)."""
+"""Themes: the tree of broad themes and the fine themes within them; either level's themes with
+their composition, verdict, stability, terms, concepts and examples; rename, merge and annotate at
+either level (edits persist across rebuilds)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,16 @@ def render() -> None:
     notice = incremental.rebuild_notice(data.conn(), data.run_id())
     if notice:
         st.warning(notice)
-    themes, _ = data.themes()
     frame = data.excerpts()
+    _tree()
+    level = st.radio(
+        "Level",
+        [2, 1],
+        format_func=lambda n: "Fine themes" if n == 2 else "Broad themes",
+        horizontal=True,
+        key="themes_level",
+    )
+    themes, _ = data.themes(level)
     summary = pd.DataFrame(
         [
             {
@@ -57,11 +66,46 @@ def render() -> None:
         column_config={"verdict": st.column_config.TextColumn(width="medium")},
     )
     names = {t["theme_key"]: f"{t['theme_key']}: {t['label']}" for t in themes}
-    _theme(themes, names, frame)
+    _theme(themes, names, frame, level)
+
+
+def _tree() -> None:
+    """The broad themes, each with the fine themes inside it, as one table."""
+    broad, _ = data.themes(1)
+    fine, _ = data.themes(2)
+    if not broad:
+        return
+    st.subheader("Broad themes and the themes within them")
+    rows = []
+    for b in sorted(broad, key=lambda t: -t["size"]):
+        rows.append(_tree_row(b, b["label"], ""))
+        for f in sorted(
+            (f for f in fine if f.get("parent") == b["theme_key"]), key=lambda t: -t["size"]
+        ):
+            rows.append(_tree_row(f, "", f["label"]))
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="themes_tree",
+        column_config={"verdict": st.column_config.TextColumn(width="medium")},
+    )
+
+
+def _tree_row(theme: dict, broad: str, fine: str) -> dict:
+    return {
+        "broad theme": broad,
+        "theme within it": fine,
+        "key": theme["theme_key"],
+        "size": theme["size"],
+        "verdict": theme["verdict"]
+        + (f" ({field_name(theme['verdict_field'])})" if theme["verdict_field"] else ""),
+        "stability": theme["stability"],
+        "fragile": "fragile" if theme["fragile"] else "",
+    }
 
 
 @st.fragment
-def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> None:
+def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame, level: int) -> None:
     """A fragment: choosing a theme reruns only its details, not the table of all themes. Saving
     an edit reruns the whole page, so the table shows it too."""
     key = st.selectbox("Theme", list(names), format_func=names.get, key="themes_choice")
@@ -73,7 +117,9 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
         st.caption("Merged from: " + ", ".join(theme["merged_from"]))
     if theme["note"]:
         st.info(theme["note"])
-    composition = views.theme_composition(data.result("composition") or [], key)
+    composition = views.theme_composition(
+        data.result("composition" if level == 2 else "broad_composition") or [], key
+    )
     left, right = st.columns([3, 2])
     with left:
         if not composition.empty:
@@ -81,6 +127,7 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
                 data.figure(
                     "theme_composition",
                     key,
+                    level,
                     build=lambda: charts.stacked_bars(
                         composition,
                         x="field",
@@ -117,18 +164,18 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame) -> No
             key="themes_composition_table",
         ),
     )
-    _representatives(theme, key, frame)
+    _representatives(theme, key, frame, level)
     _edit(theme, key, names)
 
 
-def _representatives(theme: dict, key: str, frame: pd.DataFrame) -> None:
+def _representatives(theme: dict, key: str, frame: pd.DataFrame, level: int) -> None:
     """The theme's representative excerpts per field, or its lived-experience ones."""
     st.subheader("Representative excerpts per field")
     if st.toggle("Lived-experience sources only", key="themes_lived"):
         # The theme's lived-experience members of each field closest to its centre (definitions
         # first among them, as on Compare).
         index = data.index()
-        scores = views.theme_scores(data.themes()[1], index.frame, key, index.vectors)
+        scores = views.theme_scores(data.themes(level)[1], index.frame, key, index.vectors)
         fields = [f for f, ids in theme["representatives"].items() if ids]
         columns = best_per_field(scores, index.frame, fields, lived=True, k=3)
     else:

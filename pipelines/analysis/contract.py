@@ -243,6 +243,7 @@ class RunResults:
     assignments: dict[str, str]  # excerpt id -> fine theme key
     broad_assignments: dict[str, str]  # excerpt id -> broad theme key
     composition: list[dict]  # fine theme x field counts and shares
+    broad_composition: list[dict]  # broad theme x field
     evidence_composition: dict[str, dict[str, int]]
     clustering: ClusteringSummary
     theme_identity: ThemeIdentity

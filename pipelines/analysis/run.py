@@ -209,6 +209,7 @@ def assemble(
         assignments={str(i): k for i, k in zip(corpus.ids, keys, strict=True)},
         broad_assignments={str(i): k for i, k in zip(corpus.ids, broad_keys, strict=True)},
         composition=json.loads(themes.composition.to_json(orient="records")),
+        broad_composition=json.loads(themes.broad_composition.to_json(orient="records")),
         evidence_composition={
             k: {c: int(v) for c, v in row.items()} for k, row in evidence_table.iterrows()
         },

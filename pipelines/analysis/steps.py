@@ -54,6 +54,7 @@ class Themes:
     identity: ThemeIdentity
     silhouette: dict[int, float]
     composition: pd.DataFrame
+    broad_composition: pd.DataFrame
 
     def key_of(self) -> list[str]:
         return [self.fine[t].key for t in self.labels]
@@ -108,7 +109,7 @@ def find_themes(
         placement=placement,
         clusterer=clusterer,
     )
-    parent, broad, broad_labels = broad_level(
+    parent, broad, broad_labels, broad_table = broad_level(
         fine,
         corpus.texts,
         corpus.fields,
@@ -147,6 +148,8 @@ def find_themes(
     )
     table = fine.composition.copy()
     table["theme_key"] = table["theme"].map(lambda t: fine_keys[int(t)])
+    broad_table = broad_table.copy()
+    broad_table["theme_key"] = broad_table["theme"].map(lambda b: broad_keys[int(b)])
     return Themes(
         fine.themes,
         broad,
@@ -156,6 +159,7 @@ def find_themes(
         identity,
         fine.silhouette,
         table,
+        broad_table,
     )
 
 

@@ -146,11 +146,12 @@ def broad_level(
     seed: int,
     stop_words: frozenset[str] = frozenset(),
     with_stability: bool = True,
-) -> tuple[np.ndarray, list[Theme], np.ndarray]:
+) -> tuple[np.ndarray, list[Theme], np.ndarray, pd.DataFrame]:
     """The broad level: the fine themes joined into about 4 to 10 broad themes, every fine theme
     in exactly one (`clusterers.broad_partitions`). The number is the k in `BROAD_KS` whose broad
     themes are most stable (the most robust themes, then the highest mean stability, then fewer).
-    Returns the broad index of each fine theme, the broad themes and each excerpt's broad index.
+    Returns the broad index of each fine theme, the broad themes, each excerpt's broad index and
+    the broad themes' field composition.
 
     A run that placed new excerpts into the previous themes has no features to re-cluster: its
     broad themes are the fine themes joined by their centres, their stability the fine themes'
@@ -191,7 +192,7 @@ def broad_level(
             ]
         )
     labels = parent[fine.labels]
-    themes, _, _ = describe(
+    themes, _, table = describe(
         fine.vectors,
         texts,
         fields,
@@ -201,7 +202,7 @@ def broad_level(
         stop_words=stop_words,
         level=THEME_BROAD,
     )
-    return parent, themes, labels
+    return parent, themes, labels, table
 
 
 def carry_keys(
