@@ -1,0 +1,206 @@
+"""What a practitioner reads (#23), on constructed data with known answers: two nested theme
+levels, names free of citation debris, coverage not crowded out by one field's wording, findings
+that say only what the run shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from pipelines.analysis.clusterers import cluster_by_name, reduce_by_name
+from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, tag_excerpts
+from pipelines.analysis.contract import Theme
+from pipelines.analysis.findings import (
+    concept_findings,
+    coverage_cells,
+    theme_findings,
+    wilson_interval,
+)
+from pipelines.analysis.naming import banned_words, candidate_phrases, name_themes, short_label
+from pipelines.analysis.tagging import ConceptTags, framework_lens
+from pipelines.analysis.theming import broad_level, theme_analysis
+from pipelines.embed.embedders import HashEmbedder
+from pipelines.errors import InputError
+
+FIELDS = ["mental_health", "substance_use", "criminal_justice", "homelessness"]
+
+
+def _hierarchy(seed: int = 4):
+    """Four broad groups of three sub-groups each, 20 excerpts a sub-group, every field in each."""
+    rng = np.random.default_rng(seed)
+    dim = 48
+    broad_centres = rng.normal(size=(4, dim)) * 3.0
+    vectors, texts, fields, truth_broad, truth_fine = [], [], [], [], []
+    for b in range(4):
+        for s in range(3):
+            centre = broad_centres[b] + rng.normal(size=dim) * 1.0
+            for i in range(20):
+                vectors.append(centre + rng.normal(size=dim) * 0.25)
+                texts.append(f"group{b} topic{b}x{s} word{b}x{s} common text number{i % 5}")
+                fields.append(FIELDS[i % 4])
+                truth_broad.append(b)
+                truth_fine.append(3 * b + s)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, texts, fields, np.array(truth_broad), np.array(truth_fine)
+
+
+def test_broad_level_recovers_a_known_hierarchy_and_every_fine_theme_nests_in_one():
+    vectors, texts, fields, truth_broad, truth_fine = _hierarchy()
+    fine = theme_analysis(vectors, texts, fields, FIELDS, seed=1)
+    parent, broad, labels, table = broad_level(fine, texts, fields, FIELDS, seed=1)
+    assert 4 <= len(broad) <= 10
+    # Nesting: an excerpt's broad theme is its fine theme's parent, for every excerpt.
+    assert np.array_equal(labels, parent[fine.labels])
+    assert normalized_mutual_info_score(truth_broad, labels) > 0.9
+    assert len(broad) == 4
+    assert all(t.level == 1 for t in broad) and set(table["theme"]) == set(range(len(broad)))
+    assert normalized_mutual_info_score(truth_fine, fine.labels) > 0.8
+
+
+def test_unknown_clusterer_or_reducer_lists_the_known_names():
+    vectors = np.eye(4, dtype=np.float32)
+    with pytest.raises(InputError) as error:
+        cluster_by_name("hdbscan", vectors, seed=0)
+    assert "unknown clusterer 'hdbscan'" in str(error.value) and "kmeans, ward" in str(error.value)
+    with pytest.raises(InputError) as error:
+        reduce_by_name("umap", vectors, seed=0)
+    assert "pca, tsne" in str(error.value) and "[E050]" in str(error.value)
+
+
+CITED = [
+    "Deegan (1988) argues that recovery means a valued sense of self; the authors describe hope.",
+    "Deegan and White et al. report that a valued sense of self grows through peer support groups.",
+    "As SAMHSA states, a valued sense of self and peer support groups matter; the review agrees.",
+    "In 2012 White writes that peer support groups build a valued sense of self over years.",
+]
+
+
+def _theme(size: int) -> Theme:
+    return Theme(
+        key="T1",
+        index=0,
+        label="",
+        size=size,
+        key_terms=["deegan", "sense", "white", "samhsa"],
+        term_weights=[],
+        stability=1.0,
+        fragile=False,
+        verdict="shared",
+        verdict_field=None,
+        verdict_reason="",
+        representatives={},
+    )
+
+
+def test_names_and_key_terms_carry_no_citation_debris():
+    embedder = HashEmbedder()
+    theme = _theme(len(CITED))
+    tags = ConceptTags([[] for _ in CITED], {}, {})
+    name_themes(
+        [theme],
+        [np.zeros(len(CITED), dtype=int)],
+        CITED,
+        embedder.encode(CITED),
+        tags,
+        [],
+        encode=embedder.encode,
+        surnames=frozenset({"deegan"}),
+    )
+    banned = {"deegan", "white", "samhsa", "et", "al", "authors", "review", "2012", "1988"}
+    words = set(theme.label.lower().split()) | {w for t in theme.key_terms for w in t.split()}
+    assert not words & banned, (theme.label, theme.key_terms)
+    assert 2 <= len(theme.label.split()) <= 5
+    assert theme.label.lower() in {
+        "valued sense",
+        "peer support groups",
+        "sense of self",
+        "peer support",
+        "support groups",
+        "valued sense of self",
+    }
+
+
+def test_banned_words_find_proper_nouns_but_keep_concept_words():
+    framework = Framework(
+        "f", "F", None, "model", "", [Concept("f", "home", "Housing First", "", ["a home first"])]
+    )
+    texts = CITED + ["Housing First offers a home. Housing First is a model.", "a home first."]
+    banned = banned_words(texts, frozenset(), [framework])
+    assert {"white", "samhsa", "authors"} <= banned
+    assert "housing" not in banned and "first" not in banned
+    assert "peer support" in candidate_phrases(CITED, banned)
+
+
+def test_short_label_keeps_five_words_at_most():
+    assert short_label("Hope and optimism about the future") == "Hope and optimism"
+    assert short_label("Recovery from being a patient (services and institutions)") == (
+        "Recovery from being a patient"
+    )
+    assert short_label("Connectedness") == "Connectedness"
+
+
+def test_coverage_is_not_crowded_out_by_a_framework_written_in_one_fields_words():
+    """Identity excerpts in criminal justice are written in desistance words; a desistance
+    framework's concepts match them better. Tagged together, the cap of three gives the places to
+    the desistance concepts; read through its own framework, the generic concept keeps them."""
+    embedder = HashEmbedder()
+    generic = [
+        Concept(
+            "g",
+            "identity",
+            "Identity",
+            "a new sense of self and identity",
+            ["identity", "sense of self", "new self"],
+        )
+    ]
+    desistance = [
+        Concept(
+            "d",
+            f"phase{i}",
+            f"Desistance phase {i}",
+            "desistance from offending and crime",
+            [f"desistance offending crime phase{i}", "desistance", "offending"],
+        )
+        for i in range(4)
+    ]
+    texts = [
+        f"desistance from offending and crime builds a new identity and sense of self {i}"
+        for i in range(12)
+    ]
+    texts += [f"housing and income matter for everyone number {i}" for i in range(12)]
+    concepts = generic + desistance
+    protos, owners = concept_prototypes(concepts)
+    tagging = tag_excerpts(texts, embedder.encode(texts), concepts, embedder.encode(protos), owners)
+    together = sum("g/identity" in {t["concept"] for t in row} for row in tagging.tags[:12])
+    alone = framework_lens(concepts, tagging)["g/identity"][:12].sum()
+    assert together < 12 and alone == 12
+
+
+def test_wilson_interval_and_small_cells():
+    low, high = wilson_interval(10, 100)
+    assert 0.05 < low < 0.1 < high < 0.18
+    cells = coverage_cells({"c/x": {"a": 3, "b": 40}}, {"a": 100, "b": 100}, ["c/x"])
+    assert cells.set_index("field")["too_small"].to_dict() == {"a": True, "b": False}
+
+
+def test_findings_say_only_what_the_run_shows():
+    shared = _theme(40)
+    shared.label, shared.verdict, shared.fragile, shared.stability = "Hope", "shared", True, 0.4
+    shared.level = 1
+    labels = {f: f.replace("_", " ").capitalize() for f in FIELDS}
+    found = theme_findings([shared], [], labels, 4)
+    assert len(found) == 1 and found[0].sentence.startswith("All 4 fields write about hope: 40")
+    assert "fragile" in found[0].sentence and "broad theme" in found[0].sentence
+    # One field: nothing is "shared by all 1 fields".
+    assert theme_findings([shared], [], labels, 1) == []
+    counts = {
+        "c/x": {f: 10 for f in FIELDS},
+        "c/y": {"mental_health": 30, "substance_use": 0, "criminal_justice": 0, "homelessness": 0},
+    }
+    totals = {f: 100 for f in FIELDS}
+    sentences = concept_findings(counts, {"c/x": "X", "c/y": "Y"}, totals, FIELDS, labels)
+    verdicts = {f.key: (f.verdict, f.field) for f in sentences}
+    assert verdicts == {"c/x": ("shared", None), "c/y": ("distinctive", "mental_health")}
+    assert all("framework concept" in f.sentence for f in sentences)
