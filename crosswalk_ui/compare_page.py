@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from crosswalk_ui import charts, data, views
+from crosswalk_ui import charts, data, timelens_view, views
 from crosswalk_ui.components import (
     best_per_field,
     default_concept,
@@ -79,6 +79,7 @@ def render() -> None:
         )
 
     _same_word(fields, frame)
+    timelens_view.render(fields)
 
 
 def warm() -> None:

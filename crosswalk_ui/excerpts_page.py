@@ -210,6 +210,7 @@ def _delete_source(frame) -> None:
 @st.fragment
 def _downloads() -> None:
     with st.expander("Download exports"):
+        from pipelines import handoff  # noqa: F401  (registers the hand-off exports)
         from pipelines.analysis import results  # noqa: F401  (registers the analysis exporters)
 
         what = st.selectbox("Export", list(EXPORTERS), key="corpus_export_what")
