@@ -204,7 +204,7 @@ def test_xml_text_drops_what_xml_cannot_carry():
 
 
 @pytest.mark.slow
-def test_the_bundled_corpus_exports_as_a_project(tmp_path):
+def test_the_bundled_corpus_hands_off_every_file(tmp_path):
     from pyrefiqda import RefiProject
 
     db = tmp_path / "store.sqlite"
@@ -231,6 +231,29 @@ def test_the_bundled_corpus_exports_as_a_project(tmp_path):
         assert len(selections[row.external_id][1]) >= 2  # a fine and a broad theme at least
     project = RefiProject.load(qdpx, extract_dir=str(tmp_path / "extracted"))
     assert len(project.sources.text_source) == frame["source_id"].nunique()
+    _the_other_hand_offs_read_back(db, tmp_path, frame["source_id"].nunique())
+
+
+def _the_other_hand_offs_read_back(db: Path, tmp_path: Path, n_sources: int) -> None:
+    """References, codebook and time lens of the same store, read back by their readers."""
+    import bibtexparser
+    import pandas as pd
+    import rispy
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+    from pyrefiqda import RefiCodebook
+
+    ris = _export(db, "references", tmp_path / "refs.ris")
+    assert len(rispy.loads(ris.read_text(encoding="utf-8"))) == n_sources
+    bib = _export(db, "references", tmp_path / "refs.bib")
+    library = bibtexparser.parse_string(
+        bib.read_text(encoding="utf-8"), append_middleware=[LatexDecodingMiddleware()]
+    )
+    assert not library.failed_blocks and len(library.entries) == n_sources
+    qdc = _export(db, "codebook", tmp_path / "codes.qdc")
+    assert "Themes" in [c.name for c in RefiCodebook.load(qdc).codes.code]
+    lens = pd.read_csv(_export(db, "timelens", tmp_path / "lens.csv"))
+    sums = lens[lens["dimension"] == "theme"].groupby(["field", "period"])["share"].sum()
+    assert sums.round(9).eq(1).all()
 
 
 def _sources(db: Path) -> dict[str, dict]:
