@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -27,100 +28,19 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from pipelines.analysis.concepts import Framework, all_concepts
 from pipelines.analysis.contract import Lens, Theme
 
+LEXICONS = Path(__file__).resolve().parents[2] / "lexicons"
+
 CONCEPT_SHARE = 0.3
 CONCEPT_LIFT = 1.5
 CONCEPT_MIN = 3
 PHRASE_CANDIDATES = 40
 MMR_DIVERSITY = 0.5
 
-# The words summaries use about their sources rather than about recovery.
+# The words summaries use about their sources rather than about recovery (a lexicon file).
 BOILERPLATE = frozenset(
-    [
-        "et",
-        "al",
-        "author",
-        "authors",
-        "review",
-        "reviews",
-        "study",
-        "studies",
-        "paper",
-        "papers",
-        "article",
-        "articles",
-        "report",
-        "reports",
-        "chapter",
-        "book",
-        "essay",
-        "authors'",
-        "argue",
-        "argues",
-        "argued",
-        "describe",
-        "describes",
-        "described",
-        "find",
-        "finds",
-        "found",
-        "note",
-        "notes",
-        "noted",
-        "suggest",
-        "suggests",
-        "suggested",
-        "write",
-        "writes",
-        "wrote",
-        "written",
-        "writing",
-        "interview",
-        "interviews",
-        "interviewed",
-        "participants",
-        "participant",
-        "sample",
-        "respondents",
-        "survey",
-        "researchers",
-        "research",
-        "researcher",
-        "evidence",
-        "data",
-        "findings",
-        "finding",
-        "analysis",
-        "synthesis",
-        "summary",
-        "literature",
-        "account",
-        "accounts",
-        "conclude",
-        "concludes",
-        "concluded",
-        "propose",
-        "proposes",
-        "proposed",
-        "show",
-        "shows",
-        "showed",
-        "report",
-        "reported",
-        "cite",
-        "cited",
-        "according",
-        "discuss",
-        "discusses",
-        "discussed",
-        "examine",
-        "examines",
-        "examined",
-        "explore",
-        "explores",
-        "explored",
-        "model",
-        "models",
-    ]
+    line.strip()
+    for line in (LEXICONS / "boilerplate.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _SENTENCE_START = re.compile(r"(^|[.!?:;]\s+|[\"'(]\s*)$")
@@ -281,7 +201,9 @@ def _theme_phrases(members, texts, vectors, banned, encode) -> list[str]:
     ranked = ranked[:PHRASE_CANDIDATES]
     if not ranked:
         return []
-    centre = vectors[members].mean(axis=0)
+    # What sets the theme apart: its centre less the corpus's, so a phrase every theme is close
+    # to ("personal recovery") does not name them all.
+    centre = vectors[members].mean(axis=0) - vectors.mean(axis=0)
     centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
     return rank_phrases(ranked, np.asarray(encode(ranked)), centre)
 
