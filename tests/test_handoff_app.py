@@ -8,13 +8,13 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_handoff import small  # noqa: F401  (the small built store)
+from tests.handoff_store import build_small
 
 
 @pytest.fixture
-def app_store(small, tmp_path, monkeypatch):  # noqa: F811
+def app_store(tmp_path_factory, tmp_path, monkeypatch):
     copy = tmp_path / "store.sqlite"
-    sqlite3.connect(small).execute(f"VACUUM INTO '{copy}'")
+    sqlite3.connect(build_small(tmp_path_factory)).execute(f"VACUUM INTO '{copy}'")
     monkeypatch.setenv("CROSSWALK_DB", str(copy))
     return copy
 
