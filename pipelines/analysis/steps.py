@@ -251,6 +251,7 @@ def compare_fields(corpus: Corpus, banned: frozenset[str]) -> Comparisons:
     for result in contexts.values():
         for info in result["fields"].values():
             info["examples"] = [corpus.ids[i] for i in info["examples"]]
+            info["distinctive_words"] = [w for w in info["distinctive_words"] if w not in banned]
     return Comparisons(
         field_similarity(corpus.vectors, corpus.fields, corpus.field_order),
         _without(log_odds(corpus.texts, corpus.fields, top=40), banned),
