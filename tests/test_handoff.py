@@ -288,3 +288,23 @@ def test_a_malformed_qdc_is_a_clear_error_and_changes_nothing(
     err = capsys.readouterr().err
     assert "E026" in err and "bad.qdc" in err and fragment in err, err
     assert dump(small) == before
+
+
+def test_an_excerpt_without_an_id_or_kind_is_named_by_its_number(small, tmp_path):
+    copy = tmp_path / "copy.sqlite"
+    store.connect(small).execute(f"VACUUM INTO '{copy}'")
+    conn = store.connect(copy)
+    first = conn.execute("SELECT id FROM excerpts ORDER BY id LIMIT 1").fetchone()[0]
+    with store.transaction(conn):
+        conn.execute(
+            "UPDATE excerpts SET external_id = NULL, kind = NULL, location = NULL WHERE id = ?",
+            (first,),
+        )
+    qdpx = _export(copy, "project", tmp_path / "study.qdpx")
+    root = ET.fromstring(zipfile.ZipFile(qdpx).read("project.qde"))
+    selection = next(
+        s
+        for s in root.iterfind(".//q:PlainTextSelection", NS)
+        if s.get("name") == f"excerpt {first}"
+    )
+    assert "nan" not in selection.findtext("q:Description", namespaces=NS).lower()

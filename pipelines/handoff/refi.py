@@ -154,20 +154,20 @@ def code_tree(parent: ET.Element, ns: str, view: RunView, *, notes_inline: bool)
     return guids
 
 
-def source_texts(view: RunView) -> list[tuple[int, str, list[tuple[int, int, int]]]]:
-    """(source id, the source's text, [(excerpt id, start, end)]) for every source with excerpts:
-    the excerpts joined by a blank line, each span exact in that text."""
+def source_texts(view: RunView) -> list[tuple[int, pd.DataFrame, str, list[tuple[dict, int, int]]]]:
+    """(source id, its excerpt rows, the source's text, [(excerpt row, start, end)]) for every
+    source with excerpts: the excerpts joined by a blank line, each span exact in that text."""
     out = []
     for source_id, rows in view.excerpts.groupby("source_id", sort=True):
         parts, spans, at = [], [], 0
-        for excerpt_id, text in zip(rows["excerpt_id"], rows["text"], strict=True):
+        for excerpt in rows.to_dict("records"):
             if parts:
                 at += len(SEPARATOR)
-            clean = xml_text(text)
-            spans.append((int(excerpt_id), at, at + len(clean)))
+            clean = xml_text(excerpt["text"])
+            spans.append((excerpt, at, at + len(clean)))
             parts.append(clean)
             at += len(clean)
-        out.append((int(source_id), SEPARATOR.join(parts), spans))
+        out.append((int(source_id), rows, SEPARATOR.join(parts), spans))
     return out
 
 
@@ -180,6 +180,11 @@ def _source_values(view: RunView, rows: pd.DataFrame) -> dict[str, object]:
     return values
 
 
+def _present(value) -> str:
+    """A text cell, or "" for a missing one (None or pandas' NaN)."""
+    return value if isinstance(value, str) else ""
+
+
 def _selection(parent, view, user, codes, excerpt, start, end) -> None:
     key = str(excerpt["excerpt_id"])
     selection = _sub(
@@ -187,14 +192,14 @@ def _selection(parent, view, user, codes, excerpt, start, end) -> None:
         PROJECT_NS,
         "PlainTextSelection",
         guid=view.guid("selection", f"{key}:{excerpt['text_hash']}"),
-        name=excerpt["external_id"] or f"excerpt {key}",
+        name=_present(excerpt["external_id"]) or f"excerpt {key}",
         startPosition=start,
         endPosition=end,
         creatingUser=user,
         creationDateTime=view.created,
     )
     about = [view.field_labels.get(excerpt["field"], excerpt["field"])]
-    about += [str(v) for v in (excerpt["kind"], excerpt["location"]) if v]
+    about += [v for v in map(_present, (excerpt["kind"], excerpt["location"])) if v]
     _sub(selection, PROJECT_NS, "Description", " · ".join(about))
     wanted = [f"theme:{view.fine_of.get(key)}", f"theme:{view.broad_of.get(key)}"]
     wanted += [tag.concept for tag in view.tags.get(key, [])]
@@ -299,13 +304,11 @@ def project_document(view: RunView) -> tuple[bytes, dict[str, str]]:
     codes = code_tree(codebook, PROJECT_NS, view, notes_inline=False)
     variables = _variables(root, view)
     texts = source_texts(view)
-    source_guids = {sid: view.guid("source", sid) for sid, _, _ in texts}
+    source_guids = {sid: view.guid("source", sid) for sid, *_ in texts}
     _cases(root, view, source_guids)
     sources = _sub(root, PROJECT_NS, "Sources")
-    by_id = view.excerpts.set_index("excerpt_id", drop=False)
     files = {}
-    for source_id, text, spans in texts:
-        rows = view.excerpts[view.excerpts["source_id"] == source_id]
+    for source_id, rows, text, spans in texts:
         first = rows.iloc[0]
         guid = source_guids[source_id]
         name = f"{store.short_citation(first['authors'], first['year'])} {first['title']}"
@@ -320,8 +323,8 @@ def project_document(view: RunView) -> tuple[bytes, dict[str, str]]:
             creationDateTime=view.created,
         )
         _sub(source, PROJECT_NS, "Description", first["citation"])
-        for excerpt_id, start, end in spans:
-            _selection(source, view, user, codes, by_id.loc[excerpt_id], start, end)
+        for excerpt, start, end in spans:
+            _selection(source, view, user, codes, excerpt, start, end)
         values = _source_values(view, rows)
         for _, column, kind in SOURCE_VARIABLES:
             _value(source, variables[column], kind, values.get(column))
