@@ -70,9 +70,15 @@ VARIANTS: dict[str, Variant] = {
             ),
         ),
     ),
-    "without gc freeze": Variant(
+    "with gc freeze": Variant(
         "the warm-up freezing what it loaded out of the garbage collector's reach (`gc.freeze`)",
-        (Edit(_WARM_UP, "    gc.freeze()", "    pass"),),
+        (
+            Edit(
+                _WARM_UP,
+                "            page.warm()\n",
+                '            page.warm()\n    __import__("gc").freeze()\n',
+            ),
+        ),
     ),
     "without kept charts": Variant(
         "the plotly element keeping each page's chart while the reader is away",

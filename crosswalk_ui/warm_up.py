@@ -16,7 +16,6 @@ anything else, and the heavy imports happen in the threads.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -116,7 +115,3 @@ def _warm(path: str) -> None:
     for page in pages.ALL:
         if hasattr(page, "warm"):
             page.warm()
-    # What is loaded by now (torch, the model, the index, the cached results) lives as long as
-    # the server. Frozen, the collector no longer walks it: a full collection of it took
-    # about 0.6 s, and one could start in the middle of any rerun.
-    gc.freeze()

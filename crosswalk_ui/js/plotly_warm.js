@@ -7,7 +7,7 @@
 // page can be the Map), plotly is warm and nothing is drawn; and the warm chart is removed
 // without a purge (drawn without `responsive`, it leaves no listener on the window).
 const warmPlotly = Plotly => {
-  if (document.querySelector(".cw-plotly .main-svg")) { window.__cwPlotlyWarmed = true; return; }
+  if (document.querySelector(".cw-plotly[data-revision]")) { window.__cwPlotlyWarmed = true; return; }
   const box = document.createElement("div");
   box.className = "cw-plotly-warm";
   box.style.cssText = "position:absolute;left:-10000px;top:0;width:800px;height:500px;visibility:hidden";
