@@ -3,6 +3,7 @@ constructed data with known answers and on the small store."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,23 @@ def test_the_time_lens_export_covers_every_dated_excerpt(small, tmp_path):
     cells = themes.drop_duplicates(["field", "period"])["excerpts"].sum()
     assert cells == facets["year"].notna().sum()
     assert {"theme", "concept"} == set(table["dimension"])
+
+
+def test_a_source_without_evidence_type_or_year_says_nothing_of_them(small, tmp_path):
+    import rispy
+
+    copy = tmp_path / "copy.sqlite"
+    store.connect(small).execute(f"VACUUM INTO '{copy}'")
+    conn = store.connect(copy)
+    with store.transaction(conn):
+        conn.execute(
+            "UPDATE sources SET evidence_type = NULL, year = NULL WHERE title = ?",
+            (HOSTILE_TITLE,),
+        )
+    entries = rispy.loads(_export(copy, "references", tmp_path / "r.ris").read_text("utf-8"))
+    evil = next(e for e in entries if e["title"] == HOSTILE_TITLE)
+    assert evil["type_of_reference"] == "GEN" and "year" not in evil
+    assert not [k for k in evil["keywords"] if "evidence" in k or "nan" in k]
+    project = _export(copy, "project", tmp_path / "p.qdpx")
+    with zipfile.ZipFile(project) as archive:
+        assert "Evidence: nan" not in archive.read("project.qde").decode("utf-8")

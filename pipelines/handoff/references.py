@@ -81,7 +81,7 @@ def reference_sources(
     out = []
     for source_id, rows in frame.groupby("source_id", sort=False):
         first = rows.iloc[0]
-        evidence_type = first["evidence_type"] or ""
+        evidence_type = _line(first["evidence_type"])
         venue = _line(first["venue"])
         kind = RIS_TYPES.get(evidence_type, "GEN")
         if kind == "JOUR" and not venue:

@@ -242,7 +242,7 @@ def _cases(root, view, source_guids: dict[int, str]) -> None:
         groups.setdefault(f"field:{row.field}", (f"Field: {field_label}", set()))[1].add(
             row.source_id
         )
-        if row.evidence_type:
+        if _present(row.evidence_type):
             label = view.evidence_labels.get(row.evidence_type, row.evidence_type)
             groups.setdefault(f"evidence:{row.evidence_type}", (f"Evidence: {label}", set()))[
                 1
