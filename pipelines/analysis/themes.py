@@ -28,6 +28,8 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
 from sklearn.metrics import silhouette_score
 
+from pipelines.lexicons import stop_words
+
 WARD_MAX = 6000  # above this, Ward runs on k-means micro-clusters
 MICRO_CLUSTERS = 2000
 SILHOUETTE_SAMPLE = 3000
@@ -36,61 +38,8 @@ LEXICAL_FIT_MAX = 10000  # above this, the word analysis is fitted on a fixed sa
 STABILITY_SAMPLE = 3000  # above this, each stability round re-clusters a sample this size
 REFINE_MAX_ITER = 100  # k-means iterations refining each Ward cut (it settles in a few)
 
-# Words every excerpt in this domain uses; they make poor theme labels.
-DOMAIN_STOP_WORDS = {
-    "recovery",
-    "recover",
-    "recovering",
-    "people",
-    "person",
-    "persons",
-    "individual",
-    "individuals",
-    "argue",
-    "argues",
-    "argued",
-    "describe",
-    "describes",
-    "described",
-    "author",
-    "authors",
-    "study",
-    "studies",
-    "paper",
-    "report",
-    "reports",
-    "review",
-    "suggest",
-    "suggests",
-    "found",
-    "finds",
-    "also",
-    "use",
-    "used",
-    "using",
-    "way",
-    "ways",
-    "rather",
-    "may",
-    "can",
-    "often",
-    "one",
-    "within",
-    "many",
-    "including",
-    "s",
-    "et",
-    "al",
-    "says",
-    "notes",
-    "note",
-    "like",
-    "sees",
-    "see",
-    "make",
-    "makes",
-    "just",
-}
+# Words every excerpt in this domain uses; they make poor theme labels (lexicons/stopwords.txt).
+DOMAIN_STOP_WORDS = stop_words()
 STOP_WORDS = sorted(ENGLISH_STOP_WORDS | DOMAIN_STOP_WORDS)
 
 
