@@ -24,13 +24,8 @@ from pipelines.analysis.run import run_analysis
 from pipelines.embed.embedders import HashEmbedder, embed_missing
 from pipelines.ingest.files import ingest_bundled_corpus
 from pipelines.workshop.formats import render
-from pipelines.workshop.pack import (
-    PackRequest,
-    build_pack_from_store,
-    card_front,
-    remove_item,
-    swap_item,
-)
+from pipelines.workshop.masking import card_front
+from pipelines.workshop.pack import PackRequest, build_pack_from_store, remove_item, swap_item
 
 ROOT = Path(__file__).resolve().parent.parent
 THREE = ("mental_health", "substance_use", "criminal_justice")
