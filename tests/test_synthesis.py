@@ -139,6 +139,13 @@ def test_short_label_keeps_five_words_at_most():
         "Recovery from being a patient"
     )
     assert short_label("Connectedness") == "Connectedness"
+    assert short_label("People have a right to a home") is None  # no cut leaves a name
+
+
+def test_phrases_never_cross_punctuation():
+    texts = ["Hope, personal responsibility, education.", "hope, personal responsibility and more"]
+    phrases = candidate_phrases(texts, frozenset())
+    assert "personal responsibility" in phrases and "hope personal responsibility" not in phrases
 
 
 def test_coverage_is_not_crowded_out_by_a_framework_written_in_one_fields_words():

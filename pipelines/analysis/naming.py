@@ -43,6 +43,7 @@ BOILERPLATE = frozenset(
     if line.strip() and not line.startswith("#")
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+_CLAUSE = re.compile(r"[,.;:!?()\[\]\"“”‘’/]+|\s[-–—]\s")
 _SENTENCE_START = re.compile(r"(^|[.!?:;]\s+|[\"'(]\s*)$")
 
 
@@ -87,21 +88,22 @@ def banned_words(
     return frozenset(surnames) | BOILERPLATE | proper_nouns(texts, keep=keep)
 
 
-def short_label(label: str) -> str:
-    """A concept label cut to at most five words: parentheses dropped, then the tail after a
-    preposition or a comma, until it fits."""
-    text = re.sub(r"\s*\([^)]*\)", "", label).strip()
-    words = text.split()
+def short_label(label: str) -> str | None:
+    """A concept label as a name of at most five words: parentheses dropped, then cut before a
+    preposition that starts a qualifier ("Hope and optimism about the future" -> "Hope and
+    optimism"). None when no such cut leaves two to five words: the label cannot name a theme."""
+    words = re.sub(r"\s*\([^)]*\)", "", label).strip().rstrip(",").split()
     while len(words) > 5:
-        cut = max(
-            (i for i, w in enumerate(words) if i >= 2 and w.lower().strip(",") in _CUT_WORDS),
-            default=None,
+        cut = next(
+            (i for i in range(len(words) - 1, 1, -1) if words[i].lower() in _CUT_WORDS), None
         )
-        words = words[:5] if cut is None else words[:cut]
-    return " ".join(words).rstrip(",")
+        if cut is None:
+            return None
+        words = words[:cut]
+    return " ".join(words).rstrip(",") if len(words) >= 2 or len(label.split()) == 1 else None
 
 
-_CUT_WORDS = {"about", "through", "of", "for", "with", "in", "is", "are", "to", "as", "and", "or"}
+_CUT_WORDS = {"about", "through", "for", "with", "over", "in", "from"}
 
 
 def candidate_phrases(texts: list[str], banned: frozenset[str], *, min_df: int = 2) -> Counter:
@@ -109,16 +111,18 @@ def candidate_phrases(texts: list[str], banned: frozenset[str], *, min_df: int =
     end, no banned word anywhere."""
     found: Counter = Counter()
     for text in texts:
-        words = [w.lower() for w in _WORD.findall(text)]
         seen = set()
-        for n in (2, 3, 4):
-            for i in range(len(words) - n + 1):
-                gram = words[i : i + n]
-                if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
-                    continue
-                if any(w in banned or "'" in w for w in gram):
-                    continue
-                seen.add(" ".join(gram))
+        # Phrases never cross punctuation: "hope, personal responsibility" is a list, not a phrase.
+        for clause in _CLAUSE.split(text):
+            words = [w.lower() for w in _WORD.findall(clause)]
+            for n in (2, 3, 4):
+                for i in range(len(words) - n + 1):
+                    gram = words[i : i + n]
+                    if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
+                        continue
+                    if any(w in banned or "'" in w for w in gram):
+                        continue
+                    seen.add(" ".join(gram))
         found.update(seen)
     return Counter({p: c for p, c in found.items() if c >= min_df})
 
@@ -209,13 +213,12 @@ def _theme_phrases(members, texts, vectors, banned, encode) -> list[str]:
 
 
 def _choose(concept, concept_labels, phrases, used, *, level: int) -> tuple[str, str]:
-    if concept:
-        name = short_label(concept_labels[concept])
-        if not used[(level, name)]:
-            return (
-                name,
-                f"concept {concept} over-represented (share >= {CONCEPT_SHARE:.0%}, lift >= {CONCEPT_LIFT})",
-            )
+    name = short_label(concept_labels[concept]) if concept else None
+    if name and not used[(level, name)]:
+        return (
+            name,
+            f"concept {concept} over-represented (share >= {CONCEPT_SHARE:.0%}, lift >= {CONCEPT_LIFT})",
+        )
     for phrase in phrases:
         name = phrase[0].upper() + phrase[1:]
         if not used[(level, name)]:
