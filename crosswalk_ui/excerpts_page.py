@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crosswalk_ui import data
+from crosswalk_ui import data, references_view
 from crosswalk_ui.components import excerpt_cards, on_demand
 from pipelines import store
 from pipelines.errors import InputError
@@ -66,6 +66,11 @@ def render() -> None:
         f"The {len(table)} excerpts as a table",
         "corpus_table_open",
         lambda: st.dataframe(table, hide_index=True, width="stretch", key="corpus_table"),
+    )
+    on_demand(
+        f"The references of these {len(table)} excerpts' sources (RIS, BibTeX)",
+        "corpus_references_open",
+        lambda: references_view.render(shown["excerpt_id"].tolist()),
     )
     st.subheader("Excerpts with their citations")
     _excerpt_pages(shown)

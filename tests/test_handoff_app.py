@@ -54,3 +54,20 @@ def test_the_corpus_page_offers_the_hand_off_files(app_store, what, fmt):
     app.button(key="corpus_export").click().run()
     assert not app.exception
     assert app.get("download_button")
+
+
+def test_the_corpus_page_gives_the_references_of_the_excerpts_shown(app_store):
+    from pipelines import store
+
+    app = _page("excerpts_page").run()
+    app.multiselect(key="corpus_fields").set_value(["mental_health"]).run()
+    assert not [b for b in app.get("download_button") if "RIS" in b.proto.label]  # closed
+    app.session_state["corpus_references_open"] = True  # open the expander
+    app.run()
+    assert not app.exception
+    labels = {b.proto.label for b in app.get("download_button")}
+    assert {"Download RIS", "Download BibTeX"} <= labels
+    frame = store.excerpts(store.connect(app_store))
+    expected = frame[frame["field"] == "mental_health"]["source_id"].nunique()
+    assert expected < frame["source_id"].nunique()
+    assert f"{expected} sources." in " ".join(c.value for c in app.caption)
