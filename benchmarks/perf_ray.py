@@ -193,7 +193,14 @@ def report(r: dict) -> list[str]:
             f"{x['first_result_s']:.1f} s | {x['steady_per_s']:.1f} | "
             f"{r['startup'][label]:.1f} s |"
         )
+    spread = max(x["per_s"] for x in local) / min(x["per_s"] for x in local)
     lines += [
+        "",
+        f"The two local runs differ by {spread:.2f}×: the machine is shared and its load moved "
+        "during the run, so read every ratio below with that spread (the local rate in them is "
+        "the median of the two)."
+        if spread > 1.2
+        else f"The two local runs agree within {spread:.2f}×.",
         "",
         f"Ray against local on this machine: Ray × 1 embeds at {one['per_s'] / local_rate:.2f}× "
         f"the local rate and Ray × 2 at {two['per_s'] / local_rate:.2f}× (Ray's start not "
