@@ -67,6 +67,7 @@ def _focus() -> str | None:
 def _build(request: workshop.PackRequest) -> workshop.Pack:
     index = data.index()
     themes, assignments = data.themes()
+    broad_themes, broad_assignments = data.themes(1)
     return workshop.build_pack(
         request,
         frame=index.frame,
@@ -77,6 +78,8 @@ def _build(request: workshop.PackRequest) -> workshop.Pack:
         field_labels=data.field_labels(),
         encode=data.embedder(data.model_id()).encode,
         run_id=data.run_id(),
+        broad_themes=broad_themes,
+        broad_assignments=broad_assignments,
     )
 
 

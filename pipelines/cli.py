@@ -247,6 +247,13 @@ def cmd_workshop(args: argparse.Namespace) -> int:
     fmt = format_for(out, args.format)
     if not out.parent.is_dir():
         raise input_error("E029", None, value=str(out), detail="its folder does not exist")
+    references = Path(args.references) if args.references else None
+    if references is not None and references.suffix.lower() not in (".ris", ".bib", ".bibtex"):
+        raise input_error(
+            "E029", None, value=str(references), detail="--references must end in .ris or .bib"
+        )
+    if references is not None and not references.parent.is_dir():
+        raise input_error("E029", None, value=str(references), detail="its folder does not exist")
     request = PackRequest(
         focus=args.focus,
         fields=tuple(f.strip() for f in args.fields.split(",") if f.strip()),
@@ -266,6 +273,14 @@ def cmd_workshop(args: argparse.Namespace) -> int:
     for warning in pack.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote a {len(pack.items)}-item pack on {pack.focus_label} to {out} ({fmt})")
+    if references is not None:
+        from pipelines.handoff.common import write_atomic
+        from pipelines.handoff.references import reference_sources, references_text
+
+        found = reference_sources(conn, excerpt_ids=[item.excerpt_id for item in pack.items])
+        kind = "ris" if references.suffix.lower() == ".ris" else "bibtex"
+        write_atomic(references, references_text(found, kind).encode("utf-8"))
+        print(f"wrote {len(found)} references of the pack's sources to {references} ({kind})")
     return 0
 
 
@@ -373,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-wording", action="store_true", help="do not mask wording that gives the field away"
     )
     p.add_argument("--model", default=None)
+    p.add_argument(
+        "--references", help="also write the pack's sources as references (.ris or .bib)"
+    )
 
     for name, func in list(COMMANDS.items()):
         if name not in sub.choices and hasattr(func, "add_arguments"):

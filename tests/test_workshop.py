@@ -401,3 +401,23 @@ def test_real_model_pack_on_hope_is_balanced_with_lived_experience(real_store):
     base_rate = sum(map(hoped, pool)) / len(pool)
     precision = sum(hoped(i.external_id) for i in pack.items) / len(pack.items)
     assert precision >= 2 * base_rate, (precision, base_rate)
+
+
+def test_cli_writes_the_packs_references(built, tmp_path, capsys):
+    """`workshop --references` writes the sources of the pack's cards, read back by rispy."""
+    import rispy
+
+    from pipelines.cli import main
+
+    path, conn = built
+    out, refs = tmp_path / "pack.md", tmp_path / "pack.ris"
+    args = ["workshop", "--db", str(path), "--focus", "chime/hope", "--fields", ",".join(THREE)]
+    args += ["--items", "12", "--model", "hash-256", "--out", str(out), "--references", str(refs)]
+    assert main(args) == 0
+    pack = pack_for(conn, items=12)
+    sources = set(store.excerpts(conn, ids=[i.excerpt_id for i in pack.items])["source_id"])
+    entries = rispy.loads(refs.read_text(encoding="utf-8"))
+    assert len(entries) == len(sources) and all(e.get("title") for e in entries)
+    bad = ["workshop", "--db", str(path), "--focus", "chime/hope", "--fields", ",".join(THREE)]
+    bad += ["--out", str(out), "--references", str(tmp_path / "pack.txt")]
+    assert main(bad) == 2 and "--references must end in .ris or .bib" in capsys.readouterr().err

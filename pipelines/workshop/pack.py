@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import lexicons, store
+from pipelines.analysis.contract import THEME_BROAD
 from pipelines.analysis.focus import Focus, resolve_focus
 from pipelines.analysis.results import current_run_id, effective_themes
 from pipelines.errors import input_error
@@ -163,8 +164,13 @@ def build_pack(
     field_labels: dict[str, str],
     encode: Callable[[list[str]], np.ndarray],
     run_id: int,
+    broad_themes: list[dict] | None = None,
+    broad_assignments: dict[str, str] | None = None,
 ) -> Pack:
-    """A pack from the corpus (`frame`, row-aligned with unit `vectors`) and the run's results."""
+    """A pack from the corpus (`frame`, row-aligned with unit `vectors`) and the run's results.
+
+    A theme focus and each card's theme are fine themes; the discussion prompts quote the broad
+    themes when the run has them (they are the robust level a room can discuss)."""
     validate(request, sorted(set(frame["field"])))
     focus = resolve_focus(request.focus, frame, vectors, results, themes, assignments, encode)
     selection = select(request, frame, vectors, focus, field_labels)
@@ -179,8 +185,8 @@ def build_pack(
         request.fields,
         field_labels,
         results,
-        themes,
-        assignments,
+        broad_themes or themes,
+        broad_assignments or assignments,
         frame,
         [it.excerpt_id for it in items],
     )
@@ -292,7 +298,10 @@ def store_context(conn: sqlite3.Connection, *, model: str | None = None) -> dict
     embedder = get_embedder(model or run["model_id"])
     frame = store.excerpts(conn)
     themes, assignments = effective_themes(conn, run_id)
+    broad_themes, broad_assignments = effective_themes(conn, run_id, level=THEME_BROAD)
     return {
+        "broad_themes": broad_themes,
+        "broad_assignments": broad_assignments,
         "frame": frame,
         "vectors": store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist()),
         "results": {name: store.run_result(conn, run_id, name) for name in RESULT_NAMES},
