@@ -188,16 +188,8 @@ def cmd_analogues(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     conn = open_store(args)
     numbers = store.counts(conn)
-    by_field = {
-        r[0]: r[1]
-        for r in conn.execute("SELECT field, COUNT(*) FROM excerpts GROUP BY field ORDER BY field")
-    }
-    by_evidence = {
-        (r[0] or "unspecified"): r[1]
-        for r in conn.execute(
-            "SELECT s.evidence_type, COUNT(*) FROM excerpts e JOIN sources s ON s.id = e.source_id GROUP BY 1 ORDER BY 1"
-        )
-    }
+    by_field = dict(store.counts_by_field(conn))
+    by_evidence = {(e or "unspecified"): n for e, n in store.counts_by_evidence_type(conn)}
     run = store.latest_run(conn)
     result = {
         **numbers,

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines import store
 from pipelines.embed.embedders import embed_missing, get_embedder
 from pipelines.errors import input_error
 
@@ -73,7 +74,7 @@ def run_build(
     engine = engine or os.environ.get("CROSSWALK_ENGINE") or "local"
     if engine not in ENGINES:
         raise input_error("E025", None, what="engine", value=engine, known=", ".join(ENGINES))
-    if conn.execute("SELECT COUNT(*) FROM excerpts").fetchone()[0] == 0:
+    if store.counts(conn)["excerpts"] == 0:
         raise input_error("E024")
     encoder = None
     if engine == "ray":

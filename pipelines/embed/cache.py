@@ -56,7 +56,7 @@ def embed_missing(
     `ray_engine.RayEncoder`); each chunk it yields is saved in one transaction as it comes."""
     cached = store.cached_hashes(conn, embedder.model_id)
     texts: dict[str, str] = {}
-    for text_hash, text in conn.execute("SELECT text_hash, text FROM excerpts"):
+    for text_hash, text in store.excerpt_texts(conn):
         texts.setdefault(text_hash, text)
     missing = sorted(h for h in texts if h not in cached)
     reused = _reuse_agreed(conn, embedder, missing)

@@ -75,9 +75,9 @@ def reference_sources(
 ) -> list[Reference]:
     """The sources of the whole corpus (or of the excerpts `excerpt_ids`), in citation order."""
     frame = store.excerpts(conn, ids=excerpt_ids)
-    keys = dict(conn.execute("SELECT id, key FROM sources").fetchall())
+    keys = store.source_keys(conn)
     labels = store.field_labels(conn)
-    evidence = dict(conn.execute("SELECT slug, label FROM evidence_types").fetchall())
+    evidence = store.evidence_labels(conn)
     out = []
     for source_id, rows in frame.groupby("source_id", sort=False):
         first = rows.iloc[0]

@@ -72,7 +72,7 @@ def read_run(conn: sqlite3.Connection) -> RunView:
     run = store.latest_run(conn)
     fine, fine_of = themes_with_edits(conn, run_id, level=THEME_FINE)
     broad, broad_of = themes_with_edits(conn, run_id, level=THEME_BROAD)
-    evidence = dict(conn.execute("SELECT slug, label FROM evidence_types").fetchall())
+    evidence = store.evidence_labels(conn)
     return RunView(
         run_id=run_id,
         created=str(run["finished_at"] or run["created_at"]),

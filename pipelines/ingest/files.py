@@ -7,7 +7,6 @@ exactly as it was.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -112,30 +111,13 @@ def _source_id(conn: sqlite3.Connection, source, cache: dict[str, int]) -> int:
     key = source.identity()
     if key in cache:
         return cache[key]
-    row = conn.execute("SELECT id FROM sources WHERE key = ?", (key,)).fetchone()
-    if row is None:
-        row = (
-            conn.execute(
-                "INSERT INTO sources (key, title, authors, year, venue, doi, url, evidence_type, citation, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    normalise_text(source.title),
-                    source.authors,
-                    source.year,
-                    source.venue,
-                    source.doi,
-                    source.url,
-                    source.evidence_type,
-                    source.citation,
-                    json.dumps(source.meta),
-                ),
-            ).lastrowid,
-        )
+    found = store.source_id_for_key(conn, key)
+    if found is None:
+        found = store.insert_source(conn, key, source, title=normalise_text(source.title))
     if len(cache) >= SOURCE_CACHE:
         cache.clear()
-    cache[key] = row[0]
-    return row[0]
+    cache[key] = found
+    return found
 
 
 def write_file(
@@ -155,49 +137,26 @@ def write_file(
     with store.transaction(conn):
         source_ids: dict[str, int] = {}
         known_fields = set(store.field_labels(conn))
-        cursor = conn.execute(
-            "INSERT INTO files (path, sha256, format, ingested_at, n_new, n_unchanged, n_rejected) VALUES (?, ?, ?, ?, 0, 0, 0)",
-            (result.path, digest, result.format, store.now()),
-        )
-        file_id = cursor.lastrowid
+        file_id = store.insert_file(conn, result.path, digest, result.format)
         for item in prepared:
             if item.field not in known_fields:
                 store.add_field(conn, item.field)
                 known_fields.add(item.field)
             record = item.record
             source_id = _source_id(conn, record.source, source_ids)
-            exists = conn.execute(
-                "SELECT 1 FROM excerpts WHERE field = ? AND text_hash = ?",
-                (item.field, item.text_hash),
-            ).fetchone()
+            exists = store.excerpt_exists(conn, item.field, item.text_hash)
             if exists:
                 report.unchanged += 1
                 continue
-            conn.execute(
-                "INSERT INTO excerpts (source_id, field, kind, location, external_id, text, text_hash, meta, "
-                "file_id, split_index, split_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source_id,
-                    item.field,
-                    item.kind,
-                    record.location,
-                    record.external_id,
-                    item.text,
-                    item.text_hash,
-                    json.dumps(record.meta, ensure_ascii=False),
-                    file_id,
-                    record.split_index,
-                    record.split_count,
-                    store.now(),
-                ),
+            store.insert_excerpt(
+                conn, source_id=source_id, file_id=file_id, item=item, record=record
             )
             report.new += 1
             report.split += int(record.split_count > 1)
         # Read after the pass: a streamed file refills its list of skipped rows on every pass.
         report.rejected = list(result.rejected) + list(rejected or [])
-        conn.execute(
-            "UPDATE files SET n_new = ?, n_unchanged = ?, n_rejected = ? WHERE id = ?",
-            (report.new, report.unchanged, len(report.rejected), file_id),
+        store.set_file_counts(
+            conn, file_id, new=report.new, unchanged=report.unchanged, rejected=len(report.rejected)
         )
     return report
 
@@ -222,7 +181,7 @@ def preview(
     file_options = ReadOptions(**{**options.__dict__, "display_name": display_name or str(path)})
     result = read_file(Path(path), file_options)
     prepared = prepare(result, conn)
-    existing = {(r[0], r[1]) for r in conn.execute("SELECT field, text_hash FROM excerpts")}
+    existing = store.excerpt_keys(conn)
     seen: set[tuple[str, str]] = set()
     new = 0
     fields: dict[str, int] = {}

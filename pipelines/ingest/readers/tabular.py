@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pipelines.ingest.readers import (
     register,
 )
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
+from pipelines.store.spill import IdSpill
 
 SOURCE_COLUMNS = ("title", "authors", "year", "venue", "doi", "url", "evidence_type", "citation")
 KNOWN_COLUMNS = {"text", "id", "field", "kind", "page", "source_id", *SOURCE_COLUMNS}
@@ -89,26 +89,21 @@ class SeenIds:
     def __init__(self, *, limit: int = 50_000):
         self.limit = limit
         self.recent: dict[str, int | str] = {}
-        self.spill: sqlite3.Connection | None = None
+        self.spill: IdSpill | None = None
 
     def first_row(self, value: str, row: int | str) -> int | str | None:
         """Record `value` at `row`; return the row it was first seen on if it is a repeat."""
         if value in self.recent:
             return self.recent[value]
         if self.spill is not None:
-            found = self.spill.execute("SELECT row FROM ids WHERE id = ?", (value,)).fetchone()
+            found = self.spill.row_of(value)
             if found is not None:
-                return json.loads(found[0])
+                return found
         self.recent[value] = row
         if len(self.recent) >= self.limit:
             if self.spill is None:
-                # "" opens a private temporary database that SQLite keeps on disk once it grows.
-                self.spill = sqlite3.connect("")
-                self.spill.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, row TEXT NOT NULL)")
-            self.spill.executemany(
-                "INSERT INTO ids VALUES (?, ?)",
-                ((k, json.dumps(v)) for k, v in self.recent.items()),
-            )
+                self.spill = IdSpill()
+            self.spill.add(self.recent.items())
             self.recent.clear()
         return None
 
