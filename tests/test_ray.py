@@ -96,6 +96,14 @@ def test_a_ray_build_gives_the_local_embeddings_and_themes(ray_cluster, tmp_path
     assert ray_hashes == hashes
     assert agreement(ray_vectors, vectors) >= 0.9999
     assert _assignments(on_ray) == _assignments(local)
+    # Tagging ran on Ray too: the same tags and the same coverage of each framework read alone.
+    for name in ("tags", "coverage_counts"):
+        assert _result(on_ray, name) == _result(local, name), name
+
+
+def _result(path, name):
+    conn = store.connect(path)
+    return store.run_result(conn, store.latest_run(conn)["id"], name)
 
 
 def test_the_engine_setting_chooses_ray(ray_cluster, tmp_path, monkeypatch, capsys):

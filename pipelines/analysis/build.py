@@ -107,7 +107,13 @@ def run_build(
     if embed_only:
         return result
     run = run_analysis(
-        conn, embedder=embedder, frameworks=frameworks, seed=seed, progress=progress, full=full
+        conn,
+        embedder=embedder,
+        frameworks=frameworks,
+        seed=seed,
+        progress=progress,
+        full=full,
+        engine=engine,
     )
     result.run_id, result.reused, result.summary = run.run_id, run.reused, run.summary
     return result

@@ -96,6 +96,7 @@ def run_analysis(
     full: bool = False,
     clusterer: str = "ward",
     reducer: str = "tsne",
+    engine: str = "local",
 ) -> RunOutcome:
     """Run the analysis and persist it, or reuse the current run when nothing changed.
 
@@ -119,8 +120,21 @@ def run_analysis(
     clock("stability")  # measured within the themes step; kept as a step for progress output
     definitions, defined_words = read_lenses(corpus, seed=seed)
     clock("definitions")
+    tagger = None
+    if (
+        engine == "ray"
+    ):  # the per-excerpt work of tagging as Ray Data jobs; Ray is imported only here
+        from pipelines.embed import ray_engine
+
+        tagger = ray_engine.tag_by_framework_group
     tags = tag_and_name(
-        conn, corpus, themes, (definitions, defined_words), frameworks, embedder=embedder
+        conn,
+        corpus,
+        themes,
+        (definitions, defined_words),
+        frameworks,
+        embedder=embedder,
+        tagger=tagger,
     )
     clock("concepts")
     comparisons = compare_fields(corpus, banned_words(corpus.texts, corpus.surnames, frameworks))

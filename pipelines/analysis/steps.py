@@ -190,9 +190,11 @@ def tag_and_name(
     frameworks: list[Framework],
     *,
     embedder,
+    tagger=None,
 ) -> ConceptTags:
-    """Tag every excerpt with concepts, then name the themes of both levels and the definition
-    families (a concept that leads a theme's name must first be tagged on it)."""
+    """Tag every excerpt with concepts (with `tagger`, an engine's tagger), then name the themes
+    of both levels and the definition families (a concept that leads a theme's name must first be
+    tagged on it)."""
 
     def encode(phrases: list[str]):
         return embed_cached(conn, embedder, phrases)
@@ -205,6 +207,7 @@ def tag_and_name(
         frameworks,
         embedder=embedder,
         encode=encode,
+        tagger=tagger,
     )
     levels = [(t, themes.broad_labels) for t in themes.broad] + [
         (t, themes.labels) for t in themes.fine

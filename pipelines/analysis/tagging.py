@@ -71,10 +71,12 @@ def tag_concepts(
     *,
     embedder,
     encode=None,
+    tagger=None,
 ) -> ConceptTags:
-    """Tag every excerpt and measure each concept's share of each field's excerpts."""
+    """Tag every excerpt and measure each concept's share of each field's excerpts. `tagger` is
+    `tag_by_framework_group` or an engine's function with its arguments (the Ray engine's)."""
     found: list = []
-    rows = tag_by_framework_group(
+    rows = (tagger or tag_by_framework_group)(
         texts, vectors, frameworks, embedder=embedder, encode=encode, lenses=found
     )
     tags = [[Tag.from_json(t) for t in row] for row in rows]

@@ -191,19 +191,44 @@ def tag_by_framework_group(
     embedder,
     encode=None,
     workers: int | None = None,
+    lenses: list | None = None,
 ) -> list[list[dict]]:
     """The local `tag_by_framework_group` (same arguments, same tags), its per-excerpt work on
-    Ray: concept tags per excerpt, best first, each framework group calibrated on its own."""
-    from pipelines.analysis.concepts import all_concepts, concept_prototypes
+    Ray: concept tags per excerpt, best first, each framework group calibrated on its own. With
+    `lenses`, each group's concepts and calibration are appended to it, as the local one does,
+    for the coverage of each framework read on its own (`analysis.tagging.framework_lens`)."""
+    from pipelines.analysis.concepts import Tagging, all_concepts, concept_prototypes
 
     out: list[list[dict]] = [[] for _ in texts]
     for group in framework_groups(frameworks):
         concepts = all_concepts(group)
         proto_texts, owners = concept_prototypes(concepts)
         proto_vectors = (encode or embedder.encode)(proto_texts)
-        found = tag_excerpts(texts, vectors, concepts, proto_vectors, owners, workers=workers)
+        calibration: dict = {}
+        found = tag_excerpts(
+            texts,
+            vectors,
+            concepts,
+            proto_vectors,
+            owners,
+            workers=workers,
+            calibration=calibration,
+        )
         for row, tags in zip(out, found, strict=True):
             row.extend(tags)
+        if lenses is not None:
+            lenses.append(
+                (
+                    concepts,
+                    Tagging(
+                        [c.key for c in concepts],
+                        found,
+                        calibration.get("calibrated"),
+                        calibration.get("z"),
+                        calibration.get("cue"),
+                    ),
+                )
+            )
     return [sorted(row, key=lambda tag: -tag["score"]) for row in out]
 
 
@@ -224,6 +249,7 @@ def tag_excerpts(
     cue_bonus: float = 1.5,
     lexical_weight: float = 0.5,
     workers: int | None = None,
+    calibration: dict | None = None,
 ) -> list[list[dict]]:
     """`concepts.tag_excerpts(...).tags` with the per-excerpt steps as two Ray Data jobs: first
     each excerpt's similarity to each concept and its cue phrases, then, once the driver has
@@ -255,9 +281,13 @@ def tag_excerpts(
     lexical = lexical_scores(texts, concepts)
     z = _standardise(raw, 0) + lexical_weight * _standardise(lexical, 0)
     calibrated = 0.5 * z + 0.5 * _standardise(z, 1)
+    cue = np.zeros((n, m), dtype=bool)
     for i, found in enumerate(hits):
         for j in found:
             calibrated[i, j] += cue_bonus
+            cue[i, j] = True
+    if calibration is not None:
+        calibration.update(z=z, cue=cue, calibrated=calibrated)
     columns = {"row": rows, "calibrated": calibrated, "raw": raw, "lexical": lexical}
     chosen = _collect(
         _dataset({**columns, "best": best, "hits": scored["hits"]}).map_batches(
