@@ -135,46 +135,11 @@ def load_framework(path: Path) -> Framework:
     concepts: list[Concept] = []
     seen: set[str] = set()
     for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise _fail(path, f"concept {number} must be a mapping")
-        concept_id = str(item.get("id") or "")
-        if not SLUG.match(concept_id):
-            raise _fail(path, f"concept {number}: id '{concept_id}' must be a lower-case slug")
-        if concept_id in seen:
-            raise _fail(path, f"concept id '{concept_id}' appears twice")
-        seen.add(concept_id)
-        if not item.get("label"):
-            raise _fail(path, f"concept '{concept_id}' has no label")
-        cues = item.get("cues") or []
-        if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
-            raise _fail(path, f"concept '{concept_id}': cues must be a list of phrases")
-        related = []
-        for link in item.get("related") or []:
-            if isinstance(link, str):
-                related.append((link, ""))
-            elif isinstance(link, dict) and isinstance(link.get("to"), str):
-                related.append((link["to"], str(link.get("why") or "")))
-            else:
-                raise _fail(
-                    path,
-                    f"concept '{concept_id}': each related entry is 'framework/concept' or {{to, why}}",
-                )
-            if "/" not in related[-1][0]:
-                raise _fail(
-                    path,
-                    f"concept '{concept_id}': related '{related[-1][0]}' must be written framework/concept",
-                )
-        concepts.append(
-            Concept(
-                framework=framework_id,
-                id=concept_id,
-                label=str(item["label"]),
-                description=str(item.get("description") or ""),
-                cues=[c.strip() for c in cues if c.strip()],
-                related=related,
-                distinctive=item.get("distinctive"),
-            )
-        )
+        concept = _concept(path, framework_id, number, item)
+        if concept.id in seen:
+            raise _fail(path, f"concept id '{concept.id}' appears twice")
+        seen.add(concept.id)
+        concepts.append(concept)
     return Framework(
         id=framework_id,
         label=str(head.get("label") or framework_id),
@@ -183,6 +148,45 @@ def load_framework(path: Path) -> Framework:
         citation=str(head.get("citation") or ""),
         concepts=concepts,
         path=str(path),
+    )
+
+
+def _concept(path: Path, framework_id: str, number: int, item) -> Concept:
+    """One entry of a framework's `concepts:` list, validated."""
+    if not isinstance(item, dict):
+        raise _fail(path, f"concept {number} must be a mapping")
+    concept_id = str(item.get("id") or "")
+    if not SLUG.match(concept_id):
+        raise _fail(path, f"concept {number}: id '{concept_id}' must be a lower-case slug")
+    if not item.get("label"):
+        raise _fail(path, f"concept '{concept_id}' has no label")
+    cues = item.get("cues") or []
+    if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
+        raise _fail(path, f"concept '{concept_id}': cues must be a list of phrases")
+    related = []
+    for link in item.get("related") or []:
+        if isinstance(link, str):
+            related.append((link, ""))
+        elif isinstance(link, dict) and isinstance(link.get("to"), str):
+            related.append((link["to"], str(link.get("why") or "")))
+        else:
+            raise _fail(
+                path,
+                f"concept '{concept_id}': each related entry is 'framework/concept' or {{to, why}}",
+            )
+        if "/" not in related[-1][0]:
+            raise _fail(
+                path,
+                f"concept '{concept_id}': related '{related[-1][0]}' must be written framework/concept",
+            )
+    return Concept(
+        framework=framework_id,
+        id=concept_id,
+        label=str(item["label"]),
+        description=str(item.get("description") or ""),
+        cues=[c.strip() for c in cues if c.strip()],
+        related=related,
+        distinctive=item.get("distinctive"),
     )
 
 

@@ -120,13 +120,6 @@ def run_analysis(
     clock("stability")  # measured within the themes step; kept as a step for progress output
     definitions, defined_words = read_lenses(corpus, seed=seed)
     clock("definitions")
-    tagger = None
-    if (
-        engine == "ray"
-    ):  # the per-excerpt work of tagging as Ray Data jobs; Ray is imported only here
-        from pipelines.embed import ray_engine
-
-        tagger = ray_engine.tag_by_framework_group
     tags = tag_and_name(
         conn,
         corpus,
@@ -134,7 +127,7 @@ def run_analysis(
         (definitions, defined_words),
         frameworks,
         embedder=embedder,
-        tagger=tagger,
+        engine=engine,
     )
     clock("concepts")
     comparisons = compare_fields(corpus, banned_words(corpus.texts, corpus.surnames, frameworks))

@@ -190,15 +190,22 @@ def tag_and_name(
     frameworks: list[Framework],
     *,
     embedder,
-    tagger=None,
+    engine: str = "local",
 ) -> ConceptTags:
-    """Tag every excerpt with concepts (with `tagger`, an engine's tagger), then name the themes
+    """Tag every excerpt with concepts (on `engine`: local or ray), then name the themes
     of both levels and the definition families (a concept that leads a theme's name must first be
     tagged on it)."""
 
     def encode(phrases: list[str]):
         return embed_cached(conn, embedder, phrases)
 
+    tagger = None
+    if (
+        engine == "ray"
+    ):  # the per-excerpt work of tagging as Ray Data jobs; Ray is imported here only
+        from pipelines.embed import ray_engine
+
+        tagger = ray_engine.tag_by_framework_group
     tags = tag_concepts(
         corpus.texts,
         themes.vectors,

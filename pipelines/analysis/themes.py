@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.spatial.distance import squareform
 from sklearn.cluster import MiniBatchKMeans
@@ -369,61 +368,6 @@ def key_terms(
 def theme_label(terms: list[tuple[str, float]]) -> str:
     words = [t for t, _ in terms[:3]]
     return " · ".join(words) if words else "(no distinctive terms)"
-
-
-def representatives(
-    vectors: np.ndarray,
-    members: np.ndarray,
-    centre: np.ndarray,
-    *,
-    count: int = 3,
-    diversity: float = 0.3,
-) -> list[int]:
-    """Central and diverse members (maximal marginal relevance against the theme centre)."""
-    if len(members) == 0:
-        return []
-    relevance = vectors[members] @ centre
-    chosen: list[int] = []
-    candidates = list(range(len(members)))
-    while candidates and len(chosen) < count:
-        if chosen:
-            redundancy = (vectors[members][candidates] @ vectors[members][chosen].T).max(axis=1)
-        else:
-            redundancy = np.zeros(len(candidates))
-        scores = (1 - diversity) * relevance[candidates] - diversity * redundancy
-        pick = candidates[int(np.argmax(scores))]
-        chosen.append(pick)
-        candidates.remove(pick)
-    return [int(members[i]) for i in chosen]
-
-
-def match_themes(
-    old_members: dict[str, set[int]],
-    old_centres: dict[str, np.ndarray],
-    new_members: list[set[int]],
-    new_centres: np.ndarray,
-    *,
-    min_score: float = 0.55,
-) -> dict[int, str]:
-    """Match new themes to old theme keys by membership overlap (Jaccard) and centre similarity.
-
-    The optimal one-to-one assignment (Hungarian) on Jaccard + cosine/2; pairs scoring below
-    `min_score` stay unmatched and get new keys. Old centres of another dimension (a different
-    model) are ignored, so matching then rests on membership alone.
-    """
-    old_centres = {k: v for k, v in old_centres.items() if len(v) == new_centres.shape[1]}
-    keys = list(old_members)
-    if not keys or not new_members:
-        return {}
-    score = np.zeros((len(new_members), len(keys)))
-    for i, members in enumerate(new_members):
-        for j, key in enumerate(keys):
-            union = len(members | old_members[key])
-            jaccard = len(members & old_members[key]) / union if union else 0.0
-            cosine = float(new_centres[i] @ old_centres[key]) if key in old_centres else 0.0
-            score[i, j] = jaccard + 0.5 * max(cosine, 0.0)
-    rows, cols = linear_sum_assignment(-score)
-    return {int(r): keys[c] for r, c in zip(rows, cols, strict=True) if score[r, c] >= min_score}
 
 
 _TOKEN = re.compile(r"[a-z][a-z-]+")
