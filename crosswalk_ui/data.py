@@ -152,15 +152,13 @@ def _findings(path: str, run: int, edits: tuple) -> list:
     broad, _ = results.themes_with_edits(connection_, run, level=THEME_BROAD)
     labels = store.field_labels(connection_)
     kinds = store.run_result(connection_, run, "excerpt_fields") or {}
-    totals: dict[str, int] = {}
-    for field, _kind in kinds.values():
-        totals[field] = totals.get(field, 0) + 1
-    order = [f for f in store.fields(connection_)["slug"] if f in totals]
+    present = {field for field, _kind in kinds.values()}
+    order = [f for f in store.fields(connection_)["slug"] if f in present]
     frameworks = load_result(connection_, run, "frameworks") or []
     concept_labels = {c.key: c.label for c in all_concepts(frameworks)}
-    counts = store.run_result(connection_, run, "coverage_counts") or {}
+    judged = store.run_result(connection_, run, "concept_verdicts") or []
     return findings.theme_findings(broad, fine, labels, len(order)) + findings.concept_findings(
-        counts, concept_labels, totals, order, labels
+        judged, concept_labels, order, labels
     )
 
 

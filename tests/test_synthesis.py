@@ -13,6 +13,7 @@ from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, 
 from pipelines.analysis.contract import Theme
 from pipelines.analysis.findings import (
     concept_findings,
+    concept_verdicts,
     coverage_cells,
     theme_findings,
     wilson_interval,
@@ -207,7 +208,18 @@ def test_findings_say_only_what_the_run_shows():
         "c/y": {"mental_health": 30, "substance_use": 0, "criminal_justice": 0, "homelessness": 0},
     }
     totals = {f: 100 for f in FIELDS}
-    sentences = concept_findings(counts, {"c/x": "X", "c/y": "Y"}, totals, FIELDS, labels)
+    judged = concept_verdicts(counts, totals, FIELDS)
+    sentences = concept_findings(judged, {"c/x": "X", "c/y": "Y"}, FIELDS, labels)
     verdicts = {f.key: (f.verdict, f.field) for f in sentences}
     assert verdicts == {"c/x": ("shared", None), "c/y": ("distinctive", "mental_health")}
     assert all("framework concept" in f.sentence for f in sentences)
+
+
+def test_the_start_pages_findings_do_not_import_scipy():
+    """The first page reads findings: the statistics run at build time, not on page load."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipelines.analysis.findings; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -254,6 +254,7 @@ class RunResults:
     tags: dict[str, list[Tag]]  # excerpt id -> tags, best first
     coverage: dict[str, dict[str, float]]  # concept key -> field -> share tagged
     coverage_counts: dict[str, dict[str, int]]  # concept key -> field -> excerpts tagged
+    concept_verdicts: list[dict]  # each concept judged as themes are (`findings.concept_verdicts`)
     field_similarity: dict
     vocabulary: list[dict]
     term_contexts: dict

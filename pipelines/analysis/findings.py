@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
-from pipelines.analysis.compare import ALPHA, benjamini_hochberg, verdicts
 from pipelines.analysis.contract import Theme
+
+ALPHA = 0.05  # as compare.ALPHA; this module is read by the app's first page, which must not
+# import scipy (seconds on a busy machine): the tests run at build time (`concept_verdicts`).
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Finding:
     field: str | None  # the field of a distinctive finding
     sentence: str
     fragile: bool = False
+    size: int = 0
 
 
 def concept_composition(
@@ -35,6 +37,10 @@ def concept_composition(
 ) -> tuple[pd.DataFrame, list[str]]:
     """`compare.composition`'s table for concepts: each concept's tagged excerpts per field,
     tested against the field's share of the whole corpus."""
+    from scipy.stats import binomtest
+
+    from pipelines.analysis.compare import benjamini_hochberg
+
     total = sum(field_totals.values())
     keys = [k for k, by_field in counts.items() if sum(by_field.values()) > 0]
     rows = []
@@ -111,39 +117,58 @@ def _theme_sentence(theme, level, field_labels, field_count, fine_by_parent) -> 
     return text + "."
 
 
-def concept_findings(
-    counts: dict[str, dict[str, int]],
-    concept_labels: dict[str, str],
-    field_totals: dict[str, int],
-    field_order: list[str],
-    field_labels: dict[str, str],
-) -> list[Finding]:
-    """Sentences from the framework concepts judged by the same rule as themes."""
+def concept_verdicts(
+    counts: dict[str, dict[str, int]], field_totals: dict[str, int], field_order: list[str]
+) -> list[dict]:
+    """Each framework concept judged by the themes' rule on the excerpts that carry it: a list of
+    {concept, verdict, field, reason, size}; computed at build time and stored with the run."""
+    from pipelines.analysis.compare import verdicts
+
     if len(field_order) < 2:
         return []
     table, keys = concept_composition(counts, field_totals, field_order)
     if table.empty:
         return []
+    return [
+        {
+            "concept": keys[v.theme],
+            "verdict": v.verdict,
+            "field": v.field,
+            "reason": v.reason,
+            "size": int(sum(counts[keys[v.theme]].values())),
+        }
+        for v in verdicts(table)
+    ]
+
+
+def concept_findings(
+    judged: list[dict],
+    concept_labels: dict[str, str],
+    field_order: list[str],
+    field_labels: dict[str, str],
+) -> list[Finding]:
+    """Sentences from the framework concepts' stored verdicts (`concept_verdicts`)."""
+    if len(field_order) < 2:
+        return []
     out = []
-    for verdict in verdicts(table):
-        key = keys[verdict.theme]
+    for verdict in judged:
+        key, size = verdict["concept"], verdict["size"]
         label = concept_labels.get(key, key)
-        size = int(sum(counts[key].values()))
-        if verdict.verdict == "shared":
+        if verdict["verdict"] == "shared":
             sentence = (
                 f"All {len(field_order)} fields write about {_lower_first(label)}: {size} excerpts "
                 f"tagged, each field within its expected share (binomial test, q ≥ {ALPHA})."
             )
-        elif verdict.verdict == "distinctive":
-            field = field_labels.get(verdict.field, verdict.field)
-            sentence = (
-                f"Distinctive to {_lower_first(field)}: {_lower_first(label)} ({verdict.reason})."
-            )
+        elif verdict["verdict"] == "distinctive":
+            field = field_labels.get(verdict["field"], verdict["field"])
+            sentence = f"Distinctive to {_lower_first(field)}: {_lower_first(label)} ({verdict['reason']})."
         else:
             continue
         sentence += f" Evidence: the framework concept {key}, tagged on the excerpts."
-        out.append(Finding(verdict.verdict, "concept", key, verdict.field, sentence))
-    return sorted(out, key=lambda f: -sum(counts[f.key].values()))
+        out.append(
+            Finding(verdict["verdict"], "concept", key, verdict["field"], sentence, size=size)
+        )
+    return sorted(out, key=lambda f: -f.size)
 
 
 def _lower_first(text: str) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from pipelines.analysis.contract import (
     RunResults,
     load_result,
 )
+from pipelines.analysis.findings import concept_verdicts
 from pipelines.analysis.naming import banned_words
 from pipelines.analysis.steps import (
     Comparisons,
@@ -240,6 +242,9 @@ def assemble(
         tags={str(i): tags.tags[n] for n, i in enumerate(corpus.ids)},
         coverage=tags.coverage,
         coverage_counts=tags.coverage_counts,
+        concept_verdicts=concept_verdicts(
+            tags.coverage_counts, Counter(corpus.fields), corpus.field_order
+        ),
         field_similarity=json.loads(comparisons.similarity.to_json(orient="split")),
         vocabulary=json.loads(comparisons.vocabulary.to_json(orient="records")),
         term_contexts=comparisons.contexts,
