@@ -87,7 +87,11 @@ def _tree() -> None:
         pd.DataFrame(rows),
         hide_index=True,
         key="themes_tree",
-        column_config={"verdict": st.column_config.TextColumn(width="medium")},
+        column_config={
+            "broad theme": st.column_config.TextColumn(width="medium"),
+            "theme within it": st.column_config.TextColumn(width="medium"),
+            "verdict": st.column_config.TextColumn(width="medium"),
+        },
     )
 
 
