@@ -45,8 +45,7 @@ def render() -> None:
                 "theme": t["theme_key"],
                 "label": t["label"],
                 "size": t["size"],
-                "verdict": t["verdict"]
-                + (f" ({field_name(t['verdict_field'])})" if t["verdict_field"] else ""),
+                "verdict": _verdict(t),
                 "stability": t["stability"],
                 "fragile": "fragile" if t["fragile"] else "",
                 "key terms": ", ".join(t["key_terms"][:6]),
@@ -101,11 +100,16 @@ def _tree_row(theme: dict, broad: str, fine: str) -> dict:
         "theme within it": fine,
         "key": theme["theme_key"],
         "size": theme["size"],
-        "verdict": theme["verdict"]
-        + (f" ({field_name(theme['verdict_field'])})" if theme["verdict_field"] else ""),
+        "verdict": _verdict(theme),
         "stability": theme["stability"],
         "fragile": "fragile" if theme["fragile"] else "",
     }
+
+
+def _verdict(theme: dict) -> str:
+    """The verdict, with the field of a distinctive theme by name."""
+    field = theme["verdict_field"]
+    return theme["verdict"] + (f" ({field_name(field)})" if field else "")
 
 
 @st.fragment

@@ -50,26 +50,31 @@ def composition(themes: np.ndarray, fields: list[str], field_order: list[str]) -
         size = len(group)
         counts = group["field"].value_counts()
         for field in field_order:
-            observed = int(counts.get(field, 0))
-            rate = float(base.get(field, 0.0))
-            expected = size * rate
-            p = binomtest(observed, size, rate).pvalue if 0 < rate < 1 else 1.0
             rows.append(
-                {
-                    "theme": int(theme),
-                    "field": field,
-                    "count": observed,
-                    "theme_size": size,
-                    "share": observed / size,
-                    "base_rate": rate,
-                    "expected": expected,
-                    "lift": observed / expected if expected else np.nan,
-                    "p_value": p,
-                }
+                composition_cell(
+                    int(theme), field, int(counts.get(field, 0)), size, float(base.get(field, 0.0))
+                )
             )
     table = pd.DataFrame(rows)
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     return table
+
+
+def composition_cell(theme: int, field: str, observed: int, size: int, rate: float) -> dict:
+    """One theme x field cell: the count against the field's base rate, with its exact binomial
+    p-value (a q-value is added over the whole table)."""
+    expected = size * rate
+    return {
+        "theme": theme,
+        "field": field,
+        "count": observed,
+        "theme_size": size,
+        "share": observed / size,
+        "base_rate": rate,
+        "expected": expected,
+        "lift": observed / expected if expected else np.nan,
+        "p_value": binomtest(observed, size, rate).pvalue if 0 < rate < 1 else 1.0,
+    }
 
 
 def verdicts(table: pd.DataFrame) -> list[Verdict]:

@@ -37,32 +37,21 @@ def concept_composition(
 ) -> tuple[pd.DataFrame, list[str]]:
     """`compare.composition`'s table for concepts: each concept's tagged excerpts per field,
     tested against the field's share of the whole corpus."""
-    from scipy.stats import binomtest
-
-    from pipelines.analysis.compare import benjamini_hochberg
+    from pipelines.analysis.compare import benjamini_hochberg, composition_cell
 
     total = sum(field_totals.values())
     keys = [k for k, by_field in counts.items() if sum(by_field.values()) > 0]
-    rows = []
-    for index, key in enumerate(keys):
-        size = sum(counts[key].values())
-        for field in field_order:
-            observed = int(counts[key].get(field, 0))
-            rate = field_totals.get(field, 0) / total if total else 0.0
-            expected = size * rate
-            rows.append(
-                {
-                    "theme": index,
-                    "field": field,
-                    "count": observed,
-                    "theme_size": size,
-                    "share": observed / size,
-                    "base_rate": rate,
-                    "expected": expected,
-                    "lift": observed / expected if expected else np.nan,
-                    "p_value": binomtest(observed, size, rate).pvalue if 0 < rate < 1 else 1.0,
-                }
-            )
+    rows = [
+        composition_cell(
+            index,
+            field,
+            int(counts[key].get(field, 0)),
+            sum(counts[key].values()),
+            field_totals.get(field, 0) / total if total else 0.0,
+        )
+        for index, key in enumerate(keys)
+        for field in field_order
+    ]
     table = pd.DataFrame(rows)
     if len(table):
         table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy())
