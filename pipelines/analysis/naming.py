@@ -175,10 +175,11 @@ def name_themes(
     *,
     encode,
     surnames: frozenset[str],
+    banned: frozenset[str] | None = None,
 ) -> None:
     """Give every theme its readable name (in `label`), its key phrases before its key terms, and
     say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`."""
-    banned = banned_words(texts, surnames, frameworks)
+    banned = banned if banned is not None else banned_words(texts, surnames, frameworks)
     tagged = tags.tagged()
     corpus_share = Counter(k for s in tagged for k in s)
     corpus_share = {k: v / max(len(texts), 1) for k, v in corpus_share.items()}
@@ -244,12 +245,13 @@ def name_families(
     *,
     encode,
     surnames: frozenset[str],
+    banned: frozenset[str] | None = None,
 ) -> None:
     """Name each definition family by a phrase from its members, as themes are named."""
     if not lens.assignments:
         return
     position = {i: n for n, i in enumerate(ids)}
-    banned = banned_words(texts, surnames, frameworks)
+    banned = banned if banned is not None else banned_words(texts, surnames, frameworks)
     used: Counter = Counter()
     for family in lens.families:
         members = np.array(

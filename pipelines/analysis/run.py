@@ -122,6 +122,8 @@ def run_analysis(
     clock("stability")  # measured within the themes step; kept as a step for progress output
     definitions, defined_words = read_lenses(corpus, seed=seed)
     clock("definitions")
+    # The words no name, key term or distinctive word may contain, found once for the run.
+    banned = banned_words(corpus.texts, corpus.surnames, frameworks)
     tags = tag_and_name(
         conn,
         corpus,
@@ -130,9 +132,10 @@ def run_analysis(
         frameworks,
         embedder=embedder,
         engine=engine,
+        banned=banned,
     )
     clock("concepts")
-    comparisons = compare_fields(corpus, banned_words(corpus.texts, corpus.surnames, frameworks))
+    comparisons = compare_fields(corpus, banned)
     clock("comparisons")
     graph, positions = build_graph(frameworks, themes, tags, corpus, seed=seed)
     clock("graph")

@@ -191,6 +191,7 @@ def tag_and_name(
     *,
     embedder,
     engine: str = "local",
+    banned: frozenset[str] | None = None,
 ) -> ConceptTags:
     """Tag every excerpt with concepts (on `engine`: local or ray), then name the themes
     of both levels and the definition families (a concept that leads a theme's name must first be
@@ -230,6 +231,7 @@ def tag_and_name(
         frameworks,
         encode=encode,
         surnames=corpus.surnames,
+        banned=banned,
     )
     for found in lenses:
         name_families(
@@ -240,6 +242,7 @@ def tag_and_name(
             frameworks,
             encode=encode,
             surnames=corpus.surnames,
+            banned=banned,
         )
     return tags
 

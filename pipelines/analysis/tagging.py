@@ -28,7 +28,7 @@ class ConceptTags:
         return [{t.concept for t in row} for row in self.tags]
 
 
-def _groups(frameworks: list[Framework]) -> list[list[Framework]]:
+def framework_groups(frameworks: list[Framework]) -> list[list[Framework]]:
     """The bundled frameworks together, and each other codebook on its own."""
     bundled = [f for f in frameworks if f.path and Path(f.path).parent == CONCEPTS_DIR]
     return ([bundled] if bundled else []) + [[f] for f in frameworks if f not in bundled]
@@ -50,7 +50,7 @@ def tag_by_framework_group(
     depend on which other frameworks happen to be loaded, and its concepts are not crowded out by
     the bundled ones. `vectors` are the field-centred embeddings (`theme_space`)."""
     out: list[list[dict]] = [[] for _ in texts]
-    for group in _groups(frameworks):
+    for group in framework_groups(frameworks):
         concepts = all_concepts(group)
         proto_texts, owners = concept_prototypes(concepts)
         proto_vectors = (encode or embedder.encode)(proto_texts)

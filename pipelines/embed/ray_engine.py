@@ -20,7 +20,6 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -175,12 +174,10 @@ class RayEncoder:
 
 
 def framework_groups(frameworks: list) -> list[list]:
-    """The bundled frameworks together, then each other codebook on its own: the grouping of
-    the local `tag_by_framework_group`."""
-    from pipelines.analysis.concepts import CONCEPTS_DIR
+    """The local tagger's grouping: the bundled frameworks together, each codebook alone."""
+    from pipelines.analysis.tagging import framework_groups as local_groups
 
-    bundled = [f for f in frameworks if f.path and Path(f.path).parent == CONCEPTS_DIR]
-    return ([bundled] if bundled else []) + [[f] for f in frameworks if f not in bundled]
+    return local_groups(frameworks)
 
 
 def tag_by_framework_group(
@@ -232,11 +229,6 @@ def tag_by_framework_group(
     return [sorted(row, key=lambda tag: -tag["score"]) for row in out]
 
 
-def _standardise(x: np.ndarray, axis: int) -> np.ndarray:
-    # As concepts._standardise, so the calibration is the local one to the last bit.
-    return (x - x.mean(axis=axis, keepdims=True)) / (x.std(axis=axis, keepdims=True) + 1e-6)
-
-
 def tag_excerpts(
     texts: list[str],
     vectors: np.ndarray,
@@ -254,7 +246,7 @@ def tag_excerpts(
     """`concepts.tag_excerpts(...).tags` with the per-excerpt steps as two Ray Data jobs: first
     each excerpt's similarity to each concept and its cue phrases, then, once the driver has
     calibrated the scores over the corpus, each excerpt's choice of tags."""
-    from pipelines.analysis.concepts import lexical_scores
+    from pipelines.analysis.concepts import _standardise, lexical_scores
 
     ray = _ray()
     n, m = len(texts), len(concepts)
