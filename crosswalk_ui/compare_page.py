@@ -17,6 +17,7 @@ from crosswalk_ui.components import (
     static_table,
 )
 from pipelines.analysis import focus
+from pipelines.analysis.concepts import Framework, all_concepts, concepts_by_key
 from pipelines.analysis.findings import MIN_COVERAGE_COUNT, coverage_cells
 
 TITLE = "Compare"
@@ -41,7 +42,7 @@ def render() -> None:
     if len(fields) < 2:
         st.info("Choose at least two fields.")
         return
-    frameworks = data.result("frameworks") or []
+    frameworks = data.frameworks()
     _side_by_side(frameworks, fields)
 
     _coverage(frameworks, fields)
@@ -85,20 +86,16 @@ def render() -> None:
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page):
     the columns on the default concept."""
-    frameworks = data.result("frameworks") or []
+    frameworks = data.frameworks()
     labels = _concept_labels(frameworks)
     if labels:
         concept = default_concept(sorted(labels, key=labels.get))
         data.concept_scores(concept)
-        _encode(focus.prototypes(concept, _concepts(frameworks)[concept]))
+        _encode(focus.prototypes(concepts_by_key(frameworks)[concept]))
 
 
-def _concept_labels(frameworks: list[dict]) -> dict[str, str]:
-    return {c["key"]: f"{c['label']} ({c['key']})" for f in frameworks for c in f["concepts"]}
-
-
-def _concepts(frameworks: list[dict]) -> dict[str, dict]:
-    return {c["key"]: c for f in frameworks for c in f["concepts"]}
+def _concept_labels(frameworks: list[Framework]) -> dict[str, str]:
+    return {c.key: f"{c.label} ({c.key})" for c in all_concepts(frameworks)}
 
 
 def _encode(texts: list[str]) -> np.ndarray:
@@ -107,7 +104,7 @@ def _encode(texts: list[str]) -> np.ndarray:
 
 
 @st.fragment
-def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
+def _side_by_side(frameworks: list[Framework], fields: list[str]) -> None:
     """A fragment: choosing what to compare on reruns only the columns of excerpts."""
     focus_kind = st.radio(
         "Compare on",
@@ -133,12 +130,11 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
             )
         # As the Workshop ranks them: tagged excerpts first, then the rest by closeness to the
         # concept's label, description and cues.
-        concept_info = _concepts(frameworks)[concept]
+        chosen = concepts_by_key(frameworks)[concept]
         scores = focus.concept_focus(
-            concept,
-            concept_info,
+            chosen,
             tag_scores=tag_scores,
-            closeness=focus.concept_closeness(concept, concept_info, index.vectors, _encode),
+            closeness=focus.concept_closeness(chosen, index.vectors, _encode),
         ).scores
     elif focus_kind == "a theme":
         themes, mapped = data.themes()
@@ -158,10 +154,10 @@ def _side_by_side(frameworks: list[dict], fields: list[str]) -> None:
 
 
 @st.fragment
-def _coverage(frameworks: list[dict], fields: list[str]) -> None:
+def _coverage(frameworks: list[Framework], fields: list[str]) -> None:
     """A fragment: choosing a framework redraws only the coverage heatmap."""
     st.header("Concept coverage by field")
-    names = {f["id"]: f["label"] for f in frameworks}
+    names = {f.id: f.label for f in frameworks}
     framework_ids = list(names)
     framework = st.selectbox(
         "Framework",
@@ -172,7 +168,7 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
     )
     matrix = views.coverage_matrix(
         data.result("coverage") or {},
-        {c["key"]: c["label"] for f in frameworks for c in f["concepts"]},
+        {c.key: c.label for c in all_concepts(frameworks)},
         framework=framework,
     )
     matrix = matrix[[f for f in fields if f in matrix.columns]].rename(columns=field_name)
@@ -202,7 +198,7 @@ def _coverage(frameworks: list[dict], fields: list[str]) -> None:
     )
 
 
-def _coverage_cells(frameworks, framework: str, fields: list[str]):
+def _coverage_cells(frameworks: list[Framework], framework: str, fields: list[str]):
     kinds = data.result("excerpt_fields") or {}
     totals = {f: 0 for f in fields}
     for field, _kind in kinds.values():
@@ -210,7 +206,7 @@ def _coverage_cells(frameworks, framework: str, fields: list[str]):
             totals[field] += 1
     counts = data.result("coverage_counts") or {}
     keys = [k for k in counts if k.split("/")[0] == framework]
-    labels = {c["key"]: c["label"] for f in frameworks for c in f["concepts"]}
+    labels = {c.key: c.label for c in all_concepts(frameworks)}
     return views.coverage_table(
         coverage_cells(counts, totals, keys), labels, {f: field_name(f) for f in fields}
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from crosswalk_ui import charts, data, plotly_element, views
+
+if TYPE_CHECKING:
+    from pipelines.analysis.concepts import Framework
 
 # One style sheet for the excerpt cards; it travels with each block of cards (st.html is not
 # iframed, so the classes apply to the block they arrive with).
@@ -89,10 +93,10 @@ def best_per_field(
     ]
 
 
-def concept_names(frameworks: list[dict]) -> dict[str, str]:
+def concept_names(frameworks: list[Framework]) -> dict[str, str]:
     """Each concept's name for reading: its label, then its framework's ("Connectedness (CHIME
     personal recovery processes)")."""
-    return {c["key"]: f"{c['label']} ({f['label']})" for f in frameworks for c in f["concepts"]}
+    return {c.key: f"{c.label} ({f.label})" for f in frameworks for c in f.concepts}
 
 
 def _meta(row, names: dict[str, str], extra: str) -> str:

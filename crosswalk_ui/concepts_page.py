@@ -18,6 +18,7 @@ from crosswalk_ui.components import (
     prepare_chart,
     static_table,
 )
+from pipelines.analysis.concepts import Framework, all_concepts, concepts_by_key, owners
 
 TITLE = "Concepts"
 SLUG = "concepts"
@@ -28,7 +29,7 @@ def render() -> None:
     st.title(TITLE)
     if not data.require_run():
         return
-    frameworks = data.result("frameworks") or []
+    frameworks = data.frameworks()
     nodes, edges, graph = data.concept_graph(_graph_colours())
     st.caption(
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
@@ -50,14 +51,14 @@ def render() -> None:
 
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page)."""
-    frameworks = data.result("frameworks") or []
+    frameworks = data.frameworks()
     prepare_chart(data.concept_graph(_graph_colours())[2])
     concepts = _concept_keys(frameworks)
     if concepts:
         data.concept_scores(default_concept(concepts))
     tools = _tools(frameworks)
     if tools:
-        data.tool_lens(tools[0]["id"])
+        data.tool_lens(tools[0].id)
 
 
 def chart_ahead():
@@ -91,36 +92,35 @@ def _graph_colours() -> dict[str, str]:
     }
 
 
-def _concept_keys(frameworks: list[dict]) -> list[str]:
-    return sorted(c["key"] for f in frameworks for c in f["concepts"])
+def _concept_keys(frameworks: list[Framework]) -> list[str]:
+    return sorted(c.key for c in all_concepts(frameworks))
 
 
-def _tools(frameworks: list[dict]) -> list[dict]:
-    return [f for f in frameworks if f["kind"] == "outcome_tool"]
+def _tools(frameworks: list[Framework]) -> list[Framework]:
+    return [f for f in frameworks if f.kind == "outcome_tool"]
 
 
 @st.fragment
-def _counterparts(frameworks: list[dict]) -> None:
+def _counterparts(frameworks: list[Framework]) -> None:
     """A fragment: choosing a concept reruns only this section."""
     st.header("A concept and its counterparts")
-    concepts = {c["key"]: c for f in frameworks for c in f["concepts"]}
-    owner = {c["key"]: f for f in frameworks for c in f["concepts"]}
+    concepts, owner = concepts_by_key(frameworks), owners(frameworks)
     keys = _concept_keys(frameworks)
     key = st.selectbox(
         "Concept",
         keys,
-        format_func=lambda k: f"{concepts[k]['label']} ({k})",
+        format_func=lambda k: f"{concepts[k].label} ({k})",
         index=keys.index(default_concept(keys)) if keys else 0,
         key="concepts_choice",
     )
-    concept = concepts[key]
+    concept, framework = concepts[key], owner[key]
     st.markdown(
-        f"**{concept['label']}** — {owner[key]['label']} ({field_name(owner[key]['field']) if owner[key]['field'] else 'cross-field'})"
+        f"**{concept.label}** — {framework.label} ({field_name(framework.field) if framework.field else 'cross-field'})"
     )
-    st.text(concept["description"])
-    st.text("Cues: " + "; ".join(concept["cues"]))
-    if concept.get("distinctive"):
-        st.text("Distinctive: " + concept["distinctive"])
+    st.text(concept.description)
+    st.text("Cues: " + "; ".join(concept.cues))
+    if concept.distinctive:
+        st.text("Distinctive: " + concept.distinctive)
     # A static table: a handful of rows, and each link's rationale ("why") is read in full, where
     # a grid cut it to its column's width.
     static_table(views.related_concepts(frameworks, key, data.field_labels()), index=False)
@@ -140,14 +140,14 @@ def _counterparts(frameworks: list[dict]) -> None:
 
 
 @st.fragment
-def _tool_lens(frameworks: list[dict]) -> None:
+def _tool_lens(frameworks: list[Framework]) -> None:
     """A fragment: choosing a tool reruns only the tool lens."""
     st.header("Tool lens")
     tools = _tools(frameworks)
     if not tools:
         st.caption("No outcome tool framework is loaded.")
         return
-    names = {f["id"]: f["label"] for f in tools}
+    names = {f.id: f.label for f in tools}
     tool_id = st.selectbox("Outcome tool", list(names), format_func=names.get, key="concepts_tool")
     table = data.tool_lens(tool_id)
     covered = int(table["covered"].sum())

@@ -123,6 +123,20 @@ def result(name: str):
     return None if run is None else _result(db_path(), run, name)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _frameworks(path: str, run: int) -> list:
+    from pipelines.analysis.contract import load_result
+
+    return load_result(connection(path), run, "frameworks") or []
+
+
+def frameworks() -> list:
+    """The current run's frameworks, as `Framework` objects with their concepts (shared: do not
+    modify in place)."""
+    run = run_id()
+    return [] if run is None else _frameworks(db_path(), run)
+
+
 def theme_edits() -> tuple:
     """The user's theme renames, notes and merges, as a cache key."""
     return tuple(sorted(store.annotations(conn(), "theme:").items()))
@@ -145,7 +159,7 @@ def themes(level: int = 2) -> tuple[list[dict], dict[str, str]]:
 def _findings(path: str, run: int, edits: tuple) -> list:
     from pipelines.analysis import findings, results
     from pipelines.analysis.concepts import all_concepts
-    from pipelines.analysis.contract import THEME_BROAD, load_result
+    from pipelines.analysis.contract import THEME_BROAD
 
     connection_ = connection(path)
     fine, _ = results.themes_with_edits(connection_, run)
@@ -154,8 +168,7 @@ def _findings(path: str, run: int, edits: tuple) -> list:
     kinds = store.run_result(connection_, run, "excerpt_fields") or {}
     present = {field for field, _kind in kinds.values()}
     order = [f for f in store.fields(connection_)["slug"] if f in present]
-    frameworks = load_result(connection_, run, "frameworks") or []
-    concept_labels = {c.key: c.label for c in all_concepts(frameworks)}
+    concept_labels = {c.key: c.label for c in all_concepts(_frameworks(path, run))}
     judged = store.run_result(connection_, run, "concept_verdicts") or []
     return findings.theme_findings(broad, fine, labels, len(order)) + findings.concept_findings(
         judged, concept_labels, order, labels
@@ -299,8 +312,7 @@ def _tool_lens(path: str, run: int, edits: tuple, tool_id: str) -> pd.DataFrame:
     from crosswalk_ui import views
 
     found, mapped = _themes(path, run, edits, 2)
-    frameworks = _result(path, run, "frameworks") or []
-    tool = next(f for f in frameworks if f["id"] == tool_id)
+    tool = next(f for f in _frameworks(path, run) if f.id == tool_id)
     return views.tool_lens(found, mapped, _result(path, run, "tags") or {}, tool)
 
 

@@ -156,11 +156,7 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame, level
             f"Stability {theme['stability']:.2f}{' (fragile)' if theme['fragile'] else ''} · {theme['size']} excerpts"
         )
         st.text("Key terms: " + ", ".join(theme["key_terms"]))
-        st.text(
-            _concepts_line(
-                theme.get("concepts", []), concept_names(data.result("frameworks") or [])
-            )
-        )
+        st.text(_concepts_line(theme.get("concepts", []), concept_names(data.frameworks())))
     on_demand(
         "The numbers behind the verdict",
         "themes_composition_open",

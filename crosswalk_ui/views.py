@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.analysis import focus
+from pipelines.analysis.concepts import Framework, concepts_by_key, owners
 
 FIELD_MIN_FOR_FINDING = 3
 
@@ -214,27 +215,26 @@ def vocabulary_table(
 
 
 def related_concepts(
-    frameworks: list[dict], concept_key: str, field_labels: dict[str, str]
+    frameworks: list[Framework], concept_key: str, field_labels: dict[str, str]
 ) -> pd.DataFrame:
     """The crosswalk links of a concept, in both directions, as a reader reads them: each
     counterpart by its label, with its framework, that framework's field by name, and why they
     correspond."""
-    info = {c["key"]: (c, f) for f in frameworks for c in f["concepts"]}
+    concepts, owner = concepts_by_key(frameworks), owners(frameworks)
     links = []
-    for framework in frameworks:
-        for concept in framework["concepts"]:
-            for target, why in concept["related"]:
-                if concept["key"] == concept_key and target in info:
-                    links.append((*info[target], why))
-                elif target == concept_key:
-                    links.append((concept, framework, why))
+    for concept in concepts.values():
+        for target, why in concept.related:
+            if concept.key == concept_key and target in concepts:
+                links.append((concepts[target], owner[target], why))
+            elif target == concept_key:
+                links.append((concept, owner[concept.key], why))
     return pd.DataFrame(
         [
             (
-                concept["label"],
-                framework["label"],
-                field_labels.get(framework["field"], framework["field"])
-                if framework["field"]
+                concept.label,
+                framework.label,
+                field_labels.get(framework.field, framework.field)
+                if framework.field
                 else "cross-field",
                 why,
             )
@@ -248,14 +248,14 @@ def tool_lens(
     themes: list[dict],
     assignments: dict[str, str],
     tags: dict[str, list[dict]],
-    tool: dict,
+    tool: Framework,
     *,
     covered_at: float = 0.15,
 ) -> pd.DataFrame:
     """Which themes of the literature an outcome tool covers: for each theme, the share of its
     excerpts tagged with any of the tool's domains, and the (at most three) domains most often
     tagged, by name. A theme counts as covered when that share reaches `covered_at`."""
-    domain_names = {c["key"]: c["label"] for c in tool["concepts"]}
+    domain_names = {c.key: c.label for c in tool.concepts}
     tool_keys = set(domain_names)
     by_theme: dict[str, list[str]] = {}
     for excerpt, key in assignments.items():

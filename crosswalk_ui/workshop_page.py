@@ -42,11 +42,7 @@ def _focus() -> str | None:
         key="workshop_focus_kind",
     )
     if kind == "a concept":
-        concepts = {
-            c["key"]: f"{c['label']} ({c['key']})"
-            for f in data.result("frameworks") or []
-            for c in f["concepts"]
-        }
+        concepts = {c.key: f"{c.label} ({c.key})" for f in data.frameworks() for c in f.concepts}
         options = sorted(concepts, key=concepts.get)
         default = options.index("chime/hope") if "chime/hope" in options else 0
         return st.selectbox(

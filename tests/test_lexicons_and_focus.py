@@ -83,9 +83,16 @@ def _corpus():
     x = np.array([0.9, 0.1, 0.5, 0.7, -0.1, 0.3])
     vectors = np.column_stack([x, np.sqrt(1 - x**2)])
     frame = pd.DataFrame({"excerpt_id": [1, 2, 3, 4, 5, 6], "field": list("aaabbb")})
-    concept = {"key": "fw/c", "label": "Hope", "description": "a hope", "cues": ["hopeful"]}
+    concept = {
+        "key": "fw/c",
+        "label": "Hope",
+        "description": "a hope",
+        "cues": ["hopeful"],
+        "related": [],
+    }
+    framework = {"id": "fw", "label": "FW", "field": None, "kind": "x", "citation": ""}
     results = {
-        "frameworks": [{"id": "fw", "concepts": [concept]}],
+        "frameworks": [{**framework, "concepts": [concept]}],
         "tags": {
             "2": [{"concept": "fw/c", "score": 2.0}],
             "5": [{"concept": "fw/c", "score": 1.0}],

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from crosswalk_ui import views
+from pipelines.analysis.concepts import Concept, Framework
 
-TOOL = {
-    "id": "star",
-    "concepts": [
-        {"key": "star/hope", "label": "Hope"},
-        {"key": "star/home", "label": "Somewhere to live"},
-        {"key": "star/work", "label": "Work"},
-        {"key": "star/trust", "label": "Trust"},
+TOOL = Framework(
+    "star",
+    "Star",
+    None,
+    "outcome_tool",
+    "",
+    [
+        Concept("star", "hope", "Hope", "", []),
+        Concept("star", "home", "Somewhere to live", "", []),
+        Concept("star", "work", "Work", "", []),
+        Concept("star", "trust", "Trust", "", []),
     ],
-}
+)
 
 
 def _tags(*concepts: str) -> list[dict]:

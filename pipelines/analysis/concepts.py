@@ -222,6 +222,16 @@ def all_concepts(frameworks: list[Framework]) -> list[Concept]:
     return [c for f in frameworks for c in f.concepts]
 
 
+def concepts_by_key(frameworks: list[Framework]) -> dict[str, Concept]:
+    """Every concept of `frameworks` by its key (`chime/hope`)."""
+    return {c.key: c for c in all_concepts(frameworks)}
+
+
+def owners(frameworks: list[Framework]) -> dict[str, Framework]:
+    """The framework each concept (by key) belongs to."""
+    return {c.key: f for f in frameworks for c in f.concepts}
+
+
 # --- tagging ------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9']+")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.analysis.concepts import Concept, concept_prototypes
+from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, concepts_by_key
 from pipelines.errors import input_error
 
 RELEVANCE_Z = 1.0  # a similarity this many SDs above the corpus mean counts as relevant
@@ -78,45 +78,31 @@ def tag_scores(tags: dict[str, list[dict]], excerpt_ids: Iterable, concept_key: 
     return scores
 
 
-def prototypes(concept_key: str, concept: dict) -> list[str]:
+def prototypes(concept: Concept) -> list[str]:
     """The texts a concept is recognised by (its label, description and cues), as the tagger uses
-    them; `concept` is the concept as the run stores it."""
-    framework, concept_id = concept_key.split("/")
-    texts, _ = concept_prototypes(
-        [
-            Concept(
-                framework=framework,
-                id=concept_id,
-                label=concept["label"],
-                description=concept.get("description", ""),
-                cues=concept.get("cues", []),
-            )
-        ]
-    )
+    them."""
+    texts, _ = concept_prototypes([concept])
     return texts
 
 
 def concept_closeness(
-    concept_key: str,
-    concept: dict,
+    concept: Concept,
     vectors: np.ndarray,
     encode: Callable[[list[str]], np.ndarray],
 ) -> np.ndarray:
     """Per excerpt: the best cosine similarity to any of the concept's `prototypes`."""
-    encoded = encode(prototypes(concept_key, concept))
+    encoded = encode(prototypes(concept))
     return (vectors @ np.stack([unit(v) for v in encoded]).T).max(axis=1)
 
 
-def concept_focus(
-    concept_key: str, concept: dict, *, tag_scores: np.ndarray, closeness: np.ndarray
-) -> Focus:
+def concept_focus(concept: Concept, *, tag_scores: np.ndarray, closeness: np.ndarray) -> Focus:
     """A concept as a focus, from its `tag_scores` and `closeness` (computed once and cached by
     the app, which is why they are arguments)."""
     tagged = ~np.isneginf(tag_scores)
     return Focus(
         "concept",
-        concept_key,
-        f"{concept['label']} ({concept_key})",
+        concept.key,
+        f"{concept.label} ({concept.key})",
         closeness + tagged,  # tagged excerpts first, then by closeness
         tagged | z_relevant(closeness),
     )
@@ -160,15 +146,15 @@ def resolve_focus(
     focus = focus.strip()
     if not focus:
         raise input_error("E040", None, detail="the focus is empty")
-    concepts = {c["key"]: c for f in results.get("frameworks") or [] for c in f.get("concepts", [])}
+    frameworks = [Framework.from_json(f) for f in results.get("frameworks") or []]
+    concepts = concepts_by_key(frameworks)
     theme_by_key = {t["theme_key"]: t for t in themes}
     theme_key = focus.removeprefix("theme:")
     if focus in concepts:
         return concept_focus(
-            focus,
             concepts[focus],
             tag_scores=tag_scores(results.get("tags") or {}, frame["excerpt_id"], focus),
-            closeness=concept_closeness(focus, concepts[focus], vectors, encode),
+            closeness=concept_closeness(concepts[focus], vectors, encode),
         )
     if theme_key in theme_by_key:
         return theme_focus(theme_by_key[theme_key], frame["excerpt_id"], vectors, assignments)
