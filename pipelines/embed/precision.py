@@ -17,12 +17,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pipelines.errors import input_error
 
 SETTING = "CROSSWALK_PRECISION"
 CHOICES = ("auto", "f32", "bf16")
 ALIASES = {"fp32": "f32"}  # the name the setting had before `auto`
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
+MIN_AGREEMENT = 0.999  # a faster backend is used only if it agrees with fp32 torch this well
+# The export's check, and the check of a reduced precision against fp32.
+PROBE = [
+    "Recovery is a deeply personal, unique process of changing one's attitudes and roles.",
+    "Desistance.",
+    "Harm reduction meets people where they are, without requiring abstinence first, and "
+    "treats any positive change as a step; housing first offers a home without conditions.",
+]
 # The flags worth naming in a report: what decides bf16, and the vector units below it.
 REPORTED = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
 
@@ -78,3 +88,10 @@ def choose(asked: str, flags: frozenset[str]) -> Choice:
 def model_id_for(base: str, precision: str) -> str:
     """The id embeddings are cached and a run recorded under: the base id for f32."""
     return base if precision == "f32" else f"{base}@{precision}"
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The smallest row-wise cosine between two embedding matrices."""
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return float((a * b).sum(axis=1).min())
