@@ -199,27 +199,55 @@ def read_ris(path: Path, options: ReadOptions) -> ReadResult:
         if not texts:
             rejected.append((row, "no abstract or notes"))
             continue
-        excerpts += [
-            ExcerptRecord(
-                text=body,
-                source=source,
-                field=options.field,
-                location=location,
-                row=row,
-                external_id=first(entry, "id"),
-            )
-            for location, body in texts
-        ]
+        excerpts += record_excerpts(texts, source, options, row, first(entry, "id"))
+    return tagged_result(
+        excerpts,
+        rejected,
+        framed=framed,
+        shown=shown,
+        format="ris",
+        needed="an abstract (AB, N2) or a note (N1)",
+    )
+
+
+def record_excerpts(
+    texts: list[tuple[str, str]], source, options, row: str, external_id: str
+) -> list[ExcerptRecord]:
+    """A tagged record's excerpts: one for each (location, text) of it, sharing its source and id."""
+    return [
+        ExcerptRecord(
+            text=body,
+            source=source,
+            field=options.field,
+            location=location,
+            row=row,
+            external_id=external_id,
+        )
+        for location, body in texts
+    ]
+
+
+def tagged_result(
+    excerpts: list[ExcerptRecord],
+    rejected: list,
+    *,
+    framed: list,
+    shown: str,
+    format: str,
+    needed: str,
+) -> ReadResult:
+    """The read of a file of tagged records (RIS, Web of Science): a file none of whose records
+    has text is refused (E032, saying what was `needed`); ids are made unique."""
     if not excerpts:
         raise input_error(
             "E032",
             shown,
             count=len(framed),
             records="record" if len(framed) == 1 else "records",
-            needed="an abstract (AB, N2) or a note (N1)",
+            needed=needed,
         )
     dedupe_ids(excerpts)
-    return ReadResult(path=shown, format="ris", excerpts=excerpts, rejected=rejected)
+    return ReadResult(path=shown, format=format, excerpts=excerpts, rejected=rejected)
 
 
 def dedupe_ids(excerpts: list[ExcerptRecord]) -> None:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import rispy
 
-from pipelines.errors import input_error
 from pipelines.ingest.readers import ReadOptions, decode_text, register
 from pipelines.ingest.readers.ris import (
     Framing,
     TaggedRecord,
-    dedupe_ids,
     first,
+    record_excerpts,
     skipped_lines,
     split_records,
+    tagged_result,
     values,
     year_of,
 )
@@ -103,24 +103,8 @@ def read_wos(path: Path, options: ReadOptions) -> ReadResult:
             rejected.append((row, "no abstract"))
             continue
         source = _source(entry, options=options, shown=shown, row=row)
-        excerpts += [
-            ExcerptRecord(
-                text=body,
-                source=source,
-                field=options.field,
-                location="abstract",
-                row=row,
-                external_id=first(entry, "accession_number"),
-            )
-            for body in abstracts
-        ]
-    if not excerpts:
-        raise input_error(
-            "E032",
-            shown,
-            count=len(framed),
-            records="record" if len(framed) == 1 else "records",
-            needed="an abstract (AB)",
-        )
-    dedupe_ids(excerpts)
-    return ReadResult(path=shown, format="wos", excerpts=excerpts, rejected=rejected)
+        texts = [("abstract", body) for body in abstracts]
+        excerpts += record_excerpts(texts, source, options, row, first(entry, "accession_number"))
+    return tagged_result(
+        excerpts, rejected, framed=framed, shown=shown, format="wos", needed="an abstract (AB)"
+    )
