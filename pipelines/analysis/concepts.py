@@ -222,6 +222,11 @@ def all_concepts(frameworks: list[Framework]) -> list[Concept]:
     return [c for f in frameworks for c in f.concepts]
 
 
+def is_bundled(framework: Framework) -> bool:
+    """Whether `framework` is one of the project's own (concepts/*.yaml), not a user's codebook."""
+    return bool(framework.path) and Path(framework.path).parent == CONCEPTS_DIR
+
+
 def concepts_by_key(frameworks: list[Framework]) -> dict[str, Concept]:
     """Every concept of `frameworks` by its key (`chime/hope`)."""
     return {c.key: c for c in all_concepts(frameworks)}

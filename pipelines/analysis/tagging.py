@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from pipelines.analysis.concepts import (
-    CONCEPTS_DIR,
     Framework,
     _standardise,
     all_concepts,
     concept_prototypes,
+    is_bundled,
     tag_excerpts,
 )
 from pipelines.analysis.contract import Tag
@@ -30,7 +29,7 @@ class ConceptTags:
 
 def framework_groups(frameworks: list[Framework]) -> list[list[Framework]]:
     """The bundled frameworks together, and each other codebook on its own."""
-    bundled = [f for f in frameworks if f.path and Path(f.path).parent == CONCEPTS_DIR]
+    bundled = [f for f in frameworks if is_bundled(f)]
     return ([bundled] if bundled else []) + [[f] for f in frameworks if f not in bundled]
 
 
