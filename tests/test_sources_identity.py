@@ -304,7 +304,7 @@ def test_the_corpus_page_leaves_no_temporary_folders(page_store):
     app.button(key="corpus_ingest").click().run()
     assert not app.exception
     assert _left_behind(temp) == []
-    for what in ("excerpts", "sources"):
+    for what in ("excerpts", "references"):
         app.selectbox(key="corpus_export_what").set_value(what).run()
         app.button(key="corpus_export").click().run()
         assert not app.exception
