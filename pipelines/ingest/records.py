@@ -129,7 +129,8 @@ class ExternalIds:
     say where the excerpt is; the counter numbers the excerpts of one location (a page holds
     several). The first eight hex digits of the file's SHA-256 keep `a/notes.txt` and
     `b/notes.txt` apart, and keep a paragraph added to an edited file from taking the id an
-    excerpt of the earlier version already holds.
+    excerpt of the earlier version already holds. The same bytes ingested again under another
+    field would repeat the ids of the first time; ingest then adds `~FIELD` to them.
     """
 
     def __init__(self, name: str, digest: str):
