@@ -228,6 +228,22 @@ def test_a_folder_as_the_sources_table_is_named_as_a_folder(tmp_path, cli, db):
     _timed_case("exit 2: a folder as the sources table", started)
 
 
+def test_a_pipe_is_named_as_not_a_regular_file(tmp_path, cli, db):
+    """A named pipe exists but is no file: reading it would wait for a writer for ever."""
+    import os
+
+    started = time.perf_counter()
+    pipe = tmp_path / "incoming.csv"
+    os.mkfifo(pipe)
+    assert cli("stats")[0] == 0
+    before = dump(db)
+    status, _, err = cli("ingest", str(pipe), "--field", "mental_health")
+    assert status == 2
+    assert f"{pipe}: this is not a regular file" in err and "[E061]" in err
+    assert dump(db) == before
+    _timed_case("exit 2: a named pipe to ingest", started)
+
+
 # --- 4 and 5. the Corpus page: two uploads of one name, and no temporary folders left -----------
 
 

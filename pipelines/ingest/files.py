@@ -193,7 +193,7 @@ def preview(
 ) -> Preview:
     """Read and validate one file and say what ingesting it would add; raises InputError if bad."""
     shown = display_name or str(path)
-    refuse_folder(Path(path), shown)
+    refuse_not_a_file(Path(path), shown)
     file_options = ReadOptions(
         **{**options.__dict__, "display_name": shown, "file_digest": _digest_if_file(Path(path))}
     )
@@ -239,7 +239,7 @@ def ingest_paths(
             "E011", None, value=options.evidence_type, known=", ".join(EVIDENCE_TYPES)
         )
     if sources_path is not None:
-        refuse_folder(Path(sources_path), str(sources_path))
+        refuse_not_a_file(Path(sources_path), str(sources_path))
         options.sources = read_sources_table(sources_path, encoding=options.encoding)
         options.sources_path = str(sources_path)
     # Pass 1 reads and validates every file without writing; pass 2 reads each file again and
@@ -248,7 +248,7 @@ def ingest_paths(
     staged = []
     for index, path in enumerate(paths):
         shown = display_names[index] if display_names else str(path)
-        refuse_folder(Path(path), shown)
+        refuse_not_a_file(Path(path), shown)
         digest = _digest_if_file(Path(path))
         file_options = ReadOptions(
             **{**options.__dict__, "display_name": shown, "file_digest": digest}
@@ -286,10 +286,13 @@ def _digest_if_file(path: Path) -> str | None:
     return file_digest(path) if path.is_file() else None
 
 
-def refuse_folder(path: Path, shown: str) -> None:
-    """A folder is not a file that does not exist: say which it is and how to give its files."""
+def refuse_not_a_file(path: Path, shown: str) -> None:
+    """A folder, or a pipe, socket or device, is not a file that does not exist: say which it is
+    (and for a folder how to give its files) rather than send the user looking for a typo."""
     if path.is_dir():
         raise input_error("E060", shown, pattern=str(Path(shown) / "*"))
+    if path.exists() and not path.is_file():
+        raise input_error("E061", shown)
 
 
 def _unchanged_since(
