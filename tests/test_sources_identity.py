@@ -170,6 +170,19 @@ def test_ids_of_same_named_files_and_of_one_file_in_two_fields_are_unique(tmp_pa
     _timed_case("external ids unique across same-named files and fields", started)
 
 
+def test_an_edited_file_keeps_its_ids_and_gives_new_ones_to_what_it_adds(tmp_path, cli, db):
+    path = _notes(tmp_path / "a", f"{TEXTS[0]}\n\n{TEXTS[1]}")
+    assert cli("ingest", str(path), "--field", "mental_health")[0] == 0
+    first = _external_ids(db)
+    # A paragraph put first takes the location the first paragraph had.
+    path.write_text(f"{TEXTS[2]}\n\n{TEXTS[0]}\n\n{TEXTS[1]}\n", encoding="utf-8")
+    status, out, _ = cli("ingest", str(path), "--field", "mental_health")
+    assert status == 0 and "1 new, 2 unchanged" in out
+    ids = _external_ids(db)
+    assert ids[:2] == first
+    assert ids[2].split(":")[2:] == ["line-1", "1"] and ids[2] != first[0]
+
+
 def test_export_assignments_carries_the_document_ids(tmp_path, cli, db):
     from pipelines.cli import main
 
