@@ -1,6 +1,6 @@
 """Sources and excerpts keep their own identity (#28): a file's source is keyed by its content,
-not its name; every excerpt gets an external id a user can join on; a folder given to `ingest` is
-named as a folder; the Corpus page stores two uploads of the same name and leaves no temporary
+not its name; every excerpt gets an external id a user can join on; a folder (or a pipe) given to
+`ingest` is named as what it is; the Corpus page stores two uploads of the same name and leaves no temporary
 folders behind."""
 
 from __future__ import annotations
@@ -93,6 +93,18 @@ def test_a_copy_under_another_folder_adds_no_source(tmp_path, cli, connect):
     assert cli("ingest", str(first), "--field", "mental_health")[0] == 0
     status, out, _ = cli("ingest", str(copy), "--field", "mental_health")
     assert status == 0 and "0 new, 1 unchanged" in out
+    assert store.counts(connect())["sources"] == 1
+
+
+def test_a_store_keyed_by_file_names_gains_no_empty_source_on_reingest(tmp_path, cli, connect):
+    """A store made before #28 keyed the file's source `file:NAME`; ingesting the same file again
+    finds every excerpt stored, so it must not add a second, empty source under the new key."""
+    path = _notes(tmp_path / "a", TEXTS[0])
+    assert cli("ingest", str(path), "--field", "mental_health")[0] == 0
+    conn = connect()
+    with store.transaction(conn):
+        conn.execute("UPDATE sources SET key = 'file:notes.txt'")
+    assert cli("ingest", str(path), "--field", "mental_health")[0] == 0
     assert store.counts(connect())["sources"] == 1
 
 
