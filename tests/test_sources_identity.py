@@ -323,6 +323,11 @@ def test_two_uploads_of_one_name_are_both_reported_and_stored(page_store):
     assert "2 new" in lines[0] and "1 new" in lines[1], lines
     app.button(key="corpus_ingest").click().run()
     assert not app.exception
+    ingested = [line for line in _report_lines(app) if "(csv)" not in line]
+    assert ingested == [
+        "notes.csv (upload 1): 2 new, 0 unchanged, 0 rejected",
+        "notes.csv (upload 2): 1 new, 0 unchanged, 0 rejected",
+    ]
     texts = {r[0] for r in sqlite3.connect(path).execute("SELECT text FROM excerpts")}
     assert {TEXTS[0], TEXTS[1], "Harm reduction meets people where they are."} <= texts
     assert len(texts) == 4
@@ -352,3 +357,16 @@ def test_the_corpus_page_leaves_no_temporary_folders(page_store):
         assert app.get("download_button"), "the export offers its file"
     assert _left_behind(temp) == []
     _timed_case("Corpus page reruns, uploads and exports", started)
+
+
+def test_a_refused_upload_leaves_no_temporary_folder(page_store):
+    _, temp = page_store
+    app = _corpus_page()
+    app.session_state["corpus_add_open"] = True
+    app.run()
+    bad = ("bad.csv", b"id,body\n1,no text column here\n", "text/csv")
+    app.file_uploader(key="corpus_upload").set_value([bad]).run()
+    assert not app.exception
+    assert any("bad.csv: no 'text' column" in e.value for e in app.error)
+    assert "corpus_ingest" not in [b.key for b in app.button]
+    assert _left_behind(temp) == []
