@@ -133,24 +133,71 @@ def _add_files_form() -> None:
 
 
 def _check_and_ingest(uploads, options) -> None:
-    """A validation report of the uploaded files (nothing written), then a button to ingest them."""
-    from pipelines.ingest.files import ingest_paths, preview
+    """A validation report of the uploaded files (nothing written), then a button to ingest them.
 
-    folder = Path(tempfile.mkdtemp(prefix="crosswalk-upload-"))
-    paths, names = [], []
-    for upload in uploads:
-        # Only a plain base name is used, so an upload cannot write outside the temporary folder.
+    The uploads are written to a temporary folder that lives for this run of the page only: every
+    widget change reruns the page, and each run used to leave its folder behind (#28).
+    """
+    from pipelines.ingest.files import ingest_paths
+
+    with tempfile.TemporaryDirectory(prefix="crosswalk-upload-") as temp:
+        paths = _write_uploads(Path(temp), uploads)
+        if paths is None:
+            return
+        names = [upload.name for upload in uploads]
+        labels = _upload_labels(names)
+        st.markdown("**Validation report** (nothing is written yet)")
+        ok = _validation_report(paths, names, labels, options)
+        if ok and st.button("Ingest these files", key="corpus_ingest"):
+            try:
+                reports = ingest_paths(data.conn(), paths, options=options, display_names=names)
+            except InputError as error:
+                st.error(error.message)
+                return
+            for label, report in zip(labels, reports, strict=True):
+                st.text(
+                    f"{label}: {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected"
+                )
+            added = sum(r.new for r in reports)
+            st.success(f"Ingested: {added} new excerpts. Rebuild the analysis to include them.")
+    if st.button("Rebuild the analysis", key="corpus_rebuild"):
+        _rebuild()
+
+
+def _write_uploads(folder: Path, uploads) -> list[Path] | None:
+    """Each upload under its own numbered folder, so two files both named notes.csv are two
+    files (the second used to overwrite the first); None, with the error shown, if a name is
+    not a plain file name."""
+    paths = []
+    for number, upload in enumerate(uploads, start=1):
+        own = folder / str(number)
+        own.mkdir()
+        # Only a plain base name is used, so an upload cannot write outside its folder.
         try:
-            path = safe_output_path(folder, Path(upload.name).name)
+            path = safe_output_path(own, Path(upload.name).name)
         except InputError as error:
             st.error(error.message)
-            return
+            return None
         path.write_bytes(upload.getvalue())
         paths.append(path)
-        names.append(upload.name)
-    st.markdown("**Validation report** (nothing is written yet)")
+    return paths
+
+
+def _upload_labels(names: list[str]) -> list[str]:
+    """How the report names each upload: its name, numbered where two uploads share one."""
+    repeated = {name for name in names if names.count(name) > 1}
+    return [
+        f"{name} (upload {number})" if name in repeated else name
+        for number, name in enumerate(names, start=1)
+    ]
+
+
+def _validation_report(paths, names, labels, options) -> bool:
+    """One line per upload saying what ingesting it would do; False if any upload is bad."""
+    from pipelines.ingest.files import preview
+
     ok = True
-    for path, name in zip(paths, names, strict=True):
+    for path, name, label in zip(paths, names, labels, strict=True):
         try:
             report = preview(data.conn(), path, options=options, display_name=name)
         except InputError as error:
@@ -159,20 +206,11 @@ def _check_and_ingest(uploads, options) -> None:
             continue
         spread = ", ".join(f"{f} {n}" for f, n in report.fields.items()) or "none"
         st.text(
-            f"{name} ({report.format}): {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected; new by field: {spread}"
+            f"{label} ({report.format}): {report.new} new, {report.unchanged} unchanged, {len(report.rejected)} rejected; new by field: {spread}"
         )
         for row, reason in report.rejected[:10]:
             st.text(f"  rejected {row}: {reason}")
-    if ok and st.button("Ingest these files", key="corpus_ingest"):
-        try:
-            reports = ingest_paths(data.conn(), paths, options=options, display_names=names)
-        except InputError as error:
-            st.error(error.message)
-            return
-        added = sum(r.new for r in reports)
-        st.success(f"Ingested: {added} new excerpts. Rebuild the analysis to include them.")
-    if st.button("Rebuild the analysis", key="corpus_rebuild"):
-        _rebuild()
+    return ok
 
 
 def _rebuild() -> None:
@@ -221,15 +259,17 @@ def _downloads() -> None:
         what = st.selectbox("Export", list(EXPORTERS), key="corpus_export_what")
         fmt = st.selectbox("Format", EXPORTERS[what].formats, key="corpus_export_format")
         if st.button("Prepare the file", key="corpus_export"):
-            out = Path(tempfile.mkdtemp(prefix="crosswalk-export-")) / f"{what}.{fmt}"
-            try:
-                export(data.conn(), what, out, fmt)
-            except InputError as error:
-                st.error(error.message)
-                return
+            name = f"{what}.{fmt}"
+            # The file is read back and its folder removed at once: the download button holds
+            # the bytes, and each export used to leave a folder in the temporary directory (#28).
+            with tempfile.TemporaryDirectory(prefix="crosswalk-export-") as temp:
+                out = Path(temp) / name
+                try:
+                    export(data.conn(), what, out, fmt)
+                except InputError as error:
+                    st.error(error.message)
+                    return
+                payload = out.read_bytes()
             st.download_button(
-                f"Download {out.name}",
-                out.read_bytes(),
-                file_name=out.name,
-                key="corpus_export_download",
+                f"Download {name}", payload, file_name=name, key="corpus_export_download"
             )

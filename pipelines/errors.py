@@ -54,6 +54,10 @@ MESSAGES: dict[str, str] = {
     "E030": "the archive expands to more than {limit} bytes (a possible zip bomb). Refused.",
     "E031": "the file changed while it was being ingested. Nothing from it was written; run the "
     "command again once the file is saved.",
+    "E060": "this is a folder, not a file. Give the files in it instead, for example "
+    "`python -m pipelines ingest {pattern}` (the shell lists them for you).",
+    "E061": "this is not a regular file (it is a pipe, socket or device). Save the data to a "
+    "file and ingest that.",
     "E040": "workshop focus: {detail}. Give a concept key such as chime/hope, a theme such as "
     "theme:T3, or a question in words.",
     "E041": "workshop request: {detail}.",

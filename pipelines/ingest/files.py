@@ -21,6 +21,7 @@ from pipelines.ingest.records import (
     FIELD_SLUG,
     KINDS,
     ExcerptRecord,
+    ExternalIds,
     ReadResult,
     normalise_text,
     text_hash,
@@ -131,25 +132,38 @@ def write_file(
     """Write one file's excerpts in a single transaction; the same text in the same field is unchanged.
 
     `prepared` may be a generator that reads the file as it goes: anything it raises rolls the
-    whole file back. `rejected` holds the rows that preparing skipped.
+    whole file back. `rejected` holds the rows that preparing skipped. A source is stored only
+    when one of its excerpts is, so a file whose excerpts are all stored already adds nothing.
     """
     report = FileReport(result.path, result.format)
+    ids = ExternalIds(Path(result.path).name, digest)
     with store.transaction(conn):
         source_ids: dict[str, int] = {}
         known_fields = set(store.field_labels(conn))
+        # Only a file stored before (the same bytes, maybe under another field) can meet the ids
+        # it would be given already in the store.
+        seen_before = store.file_digest_seen(conn, digest)
         file_id = store.insert_file(conn, result.path, digest, result.format)
         for item in prepared:
             if item.field not in known_fields:
                 store.add_field(conn, item.field)
                 known_fields.add(item.field)
             record = item.record
-            source_id = _source_id(conn, record.source, source_ids)
-            exists = store.excerpt_exists(conn, item.field, item.text_hash)
-            if exists:
+            external_id = ids.next_id(record)
+            if store.excerpt_exists(conn, item.field, item.text_hash):
                 report.unchanged += 1
                 continue
+            if record.external_id:
+                external_id = record.external_id
+            elif seen_before and store.external_id_taken(conn, external_id):
+                external_id = f"{external_id}~{item.field}"
             store.insert_excerpt(
-                conn, source_id=source_id, file_id=file_id, item=item, record=record
+                conn,
+                source_id=_source_id(conn, record.source, source_ids),
+                file_id=file_id,
+                item=item,
+                record=record,
+                external_id=external_id,
             )
             report.new += 1
             report.split += int(record.split_count > 1)
@@ -178,7 +192,11 @@ def preview(
     conn: sqlite3.Connection, path: Path, *, options: ReadOptions, display_name: str | None = None
 ) -> Preview:
     """Read and validate one file and say what ingesting it would add; raises InputError if bad."""
-    file_options = ReadOptions(**{**options.__dict__, "display_name": display_name or str(path)})
+    shown = display_name or str(path)
+    refuse_not_a_file(Path(path), shown)
+    file_options = ReadOptions(
+        **{**options.__dict__, "display_name": shown, "file_digest": _digest_if_file(Path(path))}
+    )
     result = read_file(Path(path), file_options)
     prepared = prepare(result, conn)
     existing = store.excerpt_keys(conn)
@@ -221,6 +239,7 @@ def ingest_paths(
             "E011", None, value=options.evidence_type, known=", ".join(EVIDENCE_TYPES)
         )
     if sources_path is not None:
+        refuse_not_a_file(Path(sources_path), str(sources_path))
         options.sources = read_sources_table(sources_path, encoding=options.encoding)
         options.sources_path = str(sources_path)
     # Pass 1 reads and validates every file without writing; pass 2 reads each file again and
@@ -229,11 +248,15 @@ def ingest_paths(
     staged = []
     for index, path in enumerate(paths):
         shown = display_names[index] if display_names else str(path)
-        file_options = ReadOptions(**{**options.__dict__, "display_name": shown})
+        refuse_not_a_file(Path(path), shown)
+        digest = _digest_if_file(Path(path))
+        file_options = ReadOptions(
+            **{**options.__dict__, "display_name": shown, "file_digest": digest}
+        )
         result = read_file(Path(path), file_options, stream=True)
         for _ in prepare_iter(result, conn, rejected=[]):
             pass
-        staged.append((result, Path(path), file_digest(Path(path))))
+        staged.append((result, Path(path), digest))
         if progress:
             progress(index + 1, len(paths) * 2, f"read {shown}")
     reports = []
@@ -256,6 +279,20 @@ def ingest_paths(
 def file_digest(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _digest_if_file(path: Path) -> str | None:
+    """The file's digest, or None for a path that is not a file (the reader then says why)."""
+    return file_digest(path) if path.is_file() else None
+
+
+def refuse_not_a_file(path: Path, shown: str) -> None:
+    """A folder, or a pipe, socket or device, is not a file that does not exist: say which it is
+    (and for a folder how to give its files) rather than send the user looking for a typo."""
+    if path.is_dir():
+        raise input_error("E060", shown, pattern=str(Path(shown) / "*"))
+    if path.exists() and not path.is_file():
+        raise input_error("E061", shown)
 
 
 def _unchanged_since(

@@ -114,3 +114,45 @@ class ReadResult:
     format: str
     excerpts: list[ExcerptRecord]
     rejected: list[tuple[int | str, str]] = dc_field(default_factory=list)
+
+
+_ID_SPACE = re.compile(r"\s+")
+
+
+class ExternalIds:
+    """External ids for the excerpts of one file that bring none (a Word, PDF, text or Markdown
+    paragraph; a table row with no id): `NAME:DIGEST:LOCATION:COUNT`, such as
+    `interview.pdf:1a2b3c4d:page-3:2` for the second block of page 3.
+
+    The id must be one a user can join on (`export assignments`) and find again in the file, the
+    same on every re-ingest of the same file and unique within the store. The name and location
+    say where the excerpt is; the counter numbers the excerpts of one location (a page holds
+    several). The first eight hex digits of the file's SHA-256 keep `a/notes.txt` and
+    `b/notes.txt` apart, and keep a paragraph added to an edited file from taking the id an
+    excerpt of the earlier version already holds. The same bytes ingested again under another
+    field would repeat the ids of the first time; ingest then adds `~FIELD` to them.
+    """
+
+    def __init__(self, name: str, digest: str):
+        self.prefix = f"{name}:{digest[:8]}"
+        self._location = ""
+        self._count = 0
+
+    def next_id(self, record: ExcerptRecord) -> str:
+        """The id of `record`; the pieces of a split record share its counter and are numbered
+        `#1`, `#2`… as pieces of a given id are. Records must come in file order."""
+        location = _id_location(record.row)
+        if record.split_index == 0:
+            self._count = self._count + 1 if location == self._location else 1
+            self._location = location
+        piece = f"#{record.split_index + 1}" if record.split_count > 1 else ""
+        return f"{self.prefix}:{location}:{self._count}{piece}"
+
+
+def _id_location(row: int | str | None) -> str:
+    """'row-12' for a table row, 'page-3' / 'paragraph-7' / 'line-20' from a reader's row label."""
+    if row is None:
+        return "excerpt"
+    if isinstance(row, int):
+        return f"row-{row}"
+    return _ID_SPACE.sub("-", str(row).strip()) or "excerpt"

@@ -213,8 +213,28 @@ def excerpt_exists(conn: sqlite3.Connection, field: str, text_hash: str) -> bool
     )
 
 
-def insert_excerpt(conn: sqlite3.Connection, *, source_id: int, file_id: int, item, record) -> None:
-    """A new excerpt row from a prepared excerpt and its record (inside the caller's transaction)."""
+def file_digest_seen(conn: sqlite3.Connection, digest: str) -> bool:
+    """Whether a file with these bytes was ingested before."""
+    return (
+        conn.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (digest,)).fetchone()
+        is not None
+    )
+
+
+def external_id_taken(conn: sqlite3.Connection, external_id: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM excerpts WHERE external_id = ? LIMIT 1", (external_id,)
+        ).fetchone()
+        is not None
+    )
+
+
+def insert_excerpt(
+    conn: sqlite3.Connection, *, source_id: int, file_id: int, item, record, external_id=None
+) -> None:
+    """A new excerpt row from a prepared excerpt and its record (inside the caller's transaction);
+    `external_id` replaces the record's own when given (ingest names excerpts that bring none)."""
     conn.execute(
         "INSERT INTO excerpts (source_id, field, kind, location, external_id, text, text_hash, "
         "meta, file_id, split_index, split_count, created_at) "
@@ -224,7 +244,7 @@ def insert_excerpt(conn: sqlite3.Connection, *, source_id: int, file_id: int, it
             item.field,
             item.kind,
             record.location,
-            record.external_id,
+            record.external_id if external_id is None else external_id,
             item.text,
             item.text_hash,
             json.dumps(record.meta, ensure_ascii=False),

@@ -32,6 +32,8 @@ class ReadOptions:
     sources: dict[str, SourceRecord] = dc_field(default_factory=dict)
     sources_path: str | None = None
     display_name: str | None = None
+    # The SHA-256 of the file being read, set by ingest: a file's own source is keyed by it.
+    file_digest: str | None = None
 
 
 Reader = Callable[[Path, ReadOptions], ReadResult]
@@ -218,11 +220,19 @@ def check_zip(path: Path, *, shown: str, fmt: str) -> None:
 
 
 def file_source(path: Path, options: ReadOptions) -> SourceRecord:
-    """The source to use when a file carries no citation of its own: the file itself."""
+    """The source to use when a file carries no citation of its own: the file itself.
+
+    Keyed by the file's content (else its full path), never its name alone: `a/notes.txt` and
+    `b/notes.txt` are two documents, and an upload's name says nothing of what is in it (#28).
+    """
+    if options.file_digest:
+        key = "file:sha256:" + options.file_digest
+    else:
+        key = "file:path:" + str(path.resolve())
     return SourceRecord(
         title=path.stem,
         evidence_type=options.evidence_type,
-        key="file:" + path.name,
+        key=key,
         citation=path.name,
     )
 
