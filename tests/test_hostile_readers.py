@@ -1,0 +1,142 @@
+"""Hostile input for the readers (#28): files built to make a reader lie, hang, or crash.
+
+Each case is either read correctly (Word tracked changes and tables, a spreadsheet that declares
+a huge used range or keeps its data on the second sheet) or refused with one coded line, exit
+status 2 and the store unchanged, within a couple of seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dump
+from tests.reliability import ROOT, record, subprocess_env
+from tests.samples import TEXTS, write_csv
+
+# A refused or read hostile file must finish within this many seconds (the slowest seen is
+# recorded for the README).
+TIME_LIMIT = 2.0
+
+
+@pytest.fixture(scope="module")
+def timings():
+    """Each case's (seconds, refused with exit 2?); recorded for the README when the module ends."""
+    seen: list[tuple[float, bool]] = []
+    yield seen
+    if seen:
+        record(
+            "hostile_readers_28",
+            cases=len(seen),
+            refused_exit_2=sum(refused for _, refused in seen),
+            read_correctly=sum(not refused for _, refused in seen),
+            slowest_seconds=round(max(s for s, _ in seen), 2),
+        )
+
+
+@pytest.fixture
+def seeded(tmp_path, cli, db):
+    assert cli("ingest", str(write_csv(tmp_path)))[0] == 0
+    return db
+
+
+def _timed(cli, *args):
+    start = time.perf_counter()
+    result = cli(*args)
+    return (*result, time.perf_counter() - start)
+
+
+def _refused(cli, db, timings, path: Path, code: str, *fragments: str) -> str:
+    """Ingest `path`, expect one coded line naming the file, exit 2, store unchanged, in time."""
+    before = dump(db)
+    status, out, err, seconds = _timed(cli, "ingest", str(path))
+    timings.append((seconds, status == 2))
+    assert status == 2, (out, err)
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert err.strip().endswith(f"[{code}]"), err
+    for fragment in (str(path), *fragments):
+        assert fragment in err, (fragment, err)
+    assert dump(db) == before
+    assert seconds < TIME_LIMIT, seconds
+    return err
+
+
+def _read(cli, connect, timings, path: Path, *args: str) -> list[str]:
+    """Ingest `path` (expected to succeed in time); return the stored texts in insertion order."""
+    status, out, err, seconds = _timed(cli, "ingest", str(path), *args)
+    timings.append((seconds, False))
+    assert status == 0, (out, err)
+    assert seconds < TIME_LIMIT, seconds
+    return [r[0] for r in connect().execute("SELECT text FROM excerpts ORDER BY id")]
+
+
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+# --- Word ----------------------------------------------------------------------------------------
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+TRACKED = (
+    f"<w:p {W}><w:r><w:t xml:space='preserve'>Recovery is </w:t></w:r>"
+    "<w:ins w:id='1' w:author='A' w:date='2024-01-01T00:00:00Z'><w:r>"
+    "<w:t xml:space='preserve'>not </w:t></w:r></w:ins>"
+    "<w:r><w:t xml:space='preserve'>possible without </w:t></w:r>"
+    "<w:del w:id='2' w:author='A' w:date='2024-01-01T00:00:00Z'><w:r>"
+    "<w:delText xml:space='preserve'>medication and </w:delText></w:r></w:del>"
+    "<w:r><w:t>hope.</w:t></w:r></w:p>"
+)
+
+
+def _docx(tmp_path: Path, build) -> Path:
+    import docx
+
+    document = docx.Document()
+    build(document)
+    path = tmp_path / "hostile.docx"
+    document.save(str(path))
+    return path
+
+
+def test_docx_tracked_changes_are_read_as_accepted(tmp_path, cli, connect, timings):
+    from docx.oxml import parse_xml
+
+    def build(document):
+        document.add_heading("Findings", level=1)
+        document.element.body.insert(1, parse_xml(TRACKED))
+
+    texts = _read(cli, connect, timings, _docx(tmp_path, build), "--field", "mental_health")
+    assert texts == ["Recovery is not possible without hope."]
+
+
+def test_docx_table_cells_are_read_in_document_order(tmp_path, cli, connect, timings):
+    from docx.oxml import parse_xml
+
+    def build(document):
+        document.add_paragraph(TEXTS[0])
+        table = document.add_table(rows=1, cols=2)
+        table.cell(0, 0).paragraphs[0].text = TEXTS[1]
+        cell = table.cell(0, 1)
+        cell.paragraphs[0]._p.addnext(parse_xml(TRACKED))
+        cell.paragraphs[0].text = "Peer support matters."
+        document.add_paragraph(TEXTS[2])
+
+    texts = _read(cli, connect, timings, _docx(tmp_path, build), "--field", "mental_health")
+    assert texts == [
+        TEXTS[0],
+        TEXTS[1],
+        "Peer support matters.",
+        "Recovery is not possible without hope.",
+        TEXTS[2],
+    ]
