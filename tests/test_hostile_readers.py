@@ -140,3 +140,82 @@ def test_docx_table_cells_are_read_in_document_order(tmp_path, cli, connect, tim
         "Recovery is not possible without hope.",
         TEXTS[2],
     ]
+
+
+# --- CSV, XLSX and JSONL columns -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["text,field,text", "Text,field, text "])
+def test_csv_repeated_header_is_refused(tmp_path, cli, seeded, timings, header):
+    path = _write(tmp_path, "repeated.csv", f"{header}\nfirst,mental_health,second\n")
+    err = _refused(cli, seeded, timings, path, "E054", "header", "column 'text'", "2 times")
+    assert "'Text'" in err or "'text', 'text'" in err
+
+
+def test_xlsx_repeated_header_is_refused(tmp_path, cli, seeded, timings):
+    import openpyxl
+
+    path = tmp_path / "repeated.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["text", "field", "TEXT"])
+    book.active.append(["first", "mental_health", "second"])
+    book.save(path)
+    _refused(cli, seeded, timings, path, "E054", "column 'text'")
+
+
+def _jsonl(tmp_path: Path, second_line: str) -> Path:
+    first = json.dumps({"text": TEXTS[0], "field": "mental_health"})
+    return _write(tmp_path, "hostile.jsonl", f"{first}\n{second_line}\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"Text": "one", "text": "two", "field": "mental_health"}',
+        '{"text": "one", "text": "two", "field": "mental_health"}',
+        '{"text": "one", "field": "mental_health", " FIELD": "substance_use"}',
+    ],
+)
+def test_jsonl_keys_that_collide_are_refused(tmp_path, cli, seeded, timings, line):
+    _refused(cli, seeded, timings, _jsonl(tmp_path, line), "E054", "line 2")
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "what"),
+    [
+        ('{"a": 1}', "E055", "object"),
+        ("[1, 2]", "E055", "array"),
+        ("NaN", "E056", "NaN"),
+        ("Infinity", "E056", "Infinity"),
+        ("-Infinity", "E056", "-Infinity"),
+        ("1e400", "E056", "1e400"),
+        ("1" * 5000, "E056", "digits"),
+    ],
+)
+@pytest.mark.parametrize("key", ["text", "field", "note"])
+def test_jsonl_nested_or_unstorable_values_are_refused(
+    tmp_path, cli, seeded, timings, value, code, what, key
+):
+    row = {"text": '"Hope matters."', "field": '"mental_health"', key: value}
+    line = "{" + ", ".join(f'"{k}": {v}' for k, v in row.items()) + "}"
+    _refused(cli, seeded, timings, _jsonl(tmp_path, line), code, "line 2", f"'{key}'", what)
+
+
+def test_jsonl_booleans_are_stored_as_json_spells_them(tmp_path, cli, connect, timings):
+    line = '{"text": "Hope matters.", "field": "mental_health", "lived": true, "paid": false}'
+    _read(cli, connect, timings, _write(tmp_path, "flags.jsonl", line + "\n"))
+    meta = connect().execute("SELECT meta FROM excerpts").fetchone()[0]
+    assert json.loads(meta) == {"lived": "true", "paid": "false"}
+
+
+def test_jsonl_boolean_text_is_refused(tmp_path, cli, seeded, timings):
+    line = '{"text": true, "field": "mental_health"}'
+    _refused(cli, seeded, timings, _jsonl(tmp_path, line), "E022", "line 2", "'text'")
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_jsonl_nested_100000_deep_is_refused_quickly(tmp_path, cli, seeded, timings, opener):
+    closer = "]" if opener == "[" else "}"
+    line = '{"text": "x", "field": "mental_health", "deep": ' + opener * 100_000 + "1"
+    line += closer * 100_000 + "}"
+    _refused(cli, seeded, timings, _jsonl(tmp_path, line), "E057", "line 2")

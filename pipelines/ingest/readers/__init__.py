@@ -231,6 +231,7 @@ def file_source(path: Path, options: ReadOptions) -> SourceRecord:
 from pipelines.ingest.readers import (  # noqa: E402,F401
     bibtex,
     docx,
+    jsonl,
     parquet,
     pdf,
     ris,

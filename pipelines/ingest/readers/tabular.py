@@ -7,7 +7,6 @@ table (`ingest --sources FILE`), which is how the bundled corpus keeps one row p
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -180,6 +179,23 @@ def rows_to_records(
     return ReadResult(path=shown, format=fmt, excerpts=excerpts, rejected=rejected)
 
 
+def check_unique_columns(header: Iterable, *, shown: str) -> list[str]:
+    """The header's column names (stripped, lower-case), refusing a name given twice.
+
+    Rows become dicts keyed by these names, so a repeated column (`text,field,text`, or `Text`
+    beside `text`) would silently keep only its last value (#28). Blank names are not checked:
+    trailing empty header cells are common in spreadsheet exports.
+    """
+    written = [cell(h) for h in header]
+    names = [h.lower() for h in written]
+    for name in dict.fromkeys(names):
+        count = names.count(name)
+        if name and count > 1:
+            given = ", ".join(f"'{w}'" for w, n in zip(written, names, strict=True) if n == name)
+            raise input_error("E054", shown, row="header", column=name, count=count, names=given)
+    return names
+
+
 def _delimited_rows(
     lines: Iterable[str], *, delimiter: str, shown: str
 ) -> Iterator[tuple[int, dict]]:
@@ -188,7 +204,7 @@ def _delimited_rows(
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
             raise input_error("E001", shown)
-        names = [h.strip().lower() for h in header]
+        names = check_unique_columns(header, shown=shown)
         for index, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
@@ -229,32 +245,6 @@ def read_tsv(path: Path, options: ReadOptions) -> ReadResult:
     return _stream_delimited(path, options, delimiter="\t", fmt="tsv")
 
 
-def _jsonl_rows(lines: Iterable[str], *, shown: str) -> Iterator[tuple[str, dict]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise input_error("E021", shown, row=f"line {number}", detail=exc.msg) from None
-        if not isinstance(value, dict):
-            raise input_error("E021", shown, row=f"line {number}", detail="not an object")
-        yield f"line {number}", value
-
-
-@register("jsonl", extensions=(".jsonl", ".ndjson"))
-def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
-    shown = options.display_name or str(path)
-
-    def produce(rejected: list) -> Iterator[ExcerptRecord]:
-        lines = iter_text_lines(path, shown=shown, encoding=options.encoding, fmt="JSONL")
-        rows = _jsonl_rows(lines, shown=shown)
-        return iter_records(rows, path=path, options=options, rejected=rejected)
-
-    stream = RecordStream(produce)
-    return ReadResult(path=shown, format="jsonl", excerpts=stream, rejected=stream.rejected)
-
-
 @register("xlsx", extensions=(".xlsx", ".xlsm"))
 def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     import zipfile
@@ -277,7 +267,7 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
         start = 0
         for index, row in enumerate(values, start=1):
             if row and any(c not in (None, "") for c in row):
-                header = [cell(c).lower() for c in row]
+                header = check_unique_columns(row, shown=shown)
                 start = index
                 break
         if header is None:
