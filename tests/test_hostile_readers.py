@@ -219,3 +219,41 @@ def test_jsonl_nested_100000_deep_is_refused_quickly(tmp_path, cli, seeded, timi
     line = '{"text": "x", "field": "mental_health", "deep": ' + opener * 100_000 + "1"
     line += closer * 100_000 + "}"
     _refused(cli, seeded, timings, _jsonl(tmp_path, line), "E057", "line 2")
+
+
+# --- Markdown front matter -----------------------------------------------------------------------
+
+
+def _laughs() -> str:
+    """A 'billion laughs' in YAML: nine levels of lists of nine aliases of the level below."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\ntitle: *i\nfield: mental_health\n"
+
+
+def test_markdown_billion_laughs_front_matter_is_refused_quickly(tmp_path, cli, seeded, timings):
+    text = f"---\n{_laughs()}---\n\n{TEXTS[0]}\n"
+    assert len(text.encode()) < 600
+    path = _write(tmp_path, "laughs.md", text)
+    _refused(cli, seeded, timings, path, "E058", "front matter", "alias")
+
+
+def test_markdown_deeply_nested_front_matter_is_refused(tmp_path, cli, seeded, timings):
+    path = _write(
+        tmp_path,
+        "deep.md",
+        "---\nfield: mental_health\nnote: " + "[" * 20_000 + "]" * 20_000 + "\n---\n\nx\n",
+    )
+    _refused(cli, seeded, timings, path, "E058", "front matter", "nests more")
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("{a: 1}", "E055"), ("[x, [y]]", "E055"), (".nan", "E056")]
+)
+def test_markdown_front_matter_values_that_are_not_text_are_refused(
+    tmp_path, cli, seeded, timings, value, code
+):
+    text = f"---\ntitle: Notes\nfield: mental_health\nvenue: {value}\n---\n\nx\n"
+    path = _write(tmp_path, "nested.md", text)
+    _refused(cli, seeded, timings, path, code, "front matter", "'venue'")
