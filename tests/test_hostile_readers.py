@@ -257,3 +257,61 @@ def test_markdown_front_matter_values_that_are_not_text_are_refused(
     text = f"---\ntitle: Notes\nfield: mental_health\nvenue: {value}\n---\n\nx\n"
     path = _write(tmp_path, "nested.md", text)
     _refused(cli, seeded, timings, path, code, "front matter", "'venue'")
+
+
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def _xlsx(tmp_path: Path, sheets: dict[str, list[list]], *, huge: bool = False) -> Path:
+    """A workbook with the given sheets. `huge` makes every sheet declare the whole grid
+    (A1:XFD1048576) as its used range and puts an empty cell in its last corner."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    plain = io.BytesIO()
+    book.save(plain)
+    path = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if huge and info.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', data)
+                corner = b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>'
+                data = data.replace(b"</sheetData>", corner).replace(
+                    b"<sheetData/>", b"<sheetData>" + corner
+                )
+                assert b"XFD1048576" in data
+            out.writestr(info, data)
+    return path
+
+
+ROWS = [["text", "field"], *[[t, "homelessness"] for t in TEXTS]]
+
+
+def test_xlsx_declaring_the_whole_grid_as_used_is_read_quickly(tmp_path, cli, connect, timings):
+    path = _xlsx(tmp_path, {"Sheet1": ROWS}, huge=True)
+    assert path.stat().st_size < 8000
+    assert _read(cli, connect, timings, path) == TEXTS
+
+
+def test_xlsx_whose_first_sheet_is_empty_reads_the_first_sheet_with_data(
+    tmp_path, cli, connect, timings
+):
+    path = _xlsx(tmp_path, {"Cover": [], "Excerpts": ROWS, "Later": [["text"], ["ignored"]]})
+    assert _read(cli, connect, timings, path) == TEXTS
+
+
+def test_xlsx_with_no_data_on_any_sheet_is_empty(tmp_path, cli, seeded, timings):
+    path = _xlsx(tmp_path, {"One": [], "Two": [[None, ""]]}, huge=True)
+    _refused(cli, seeded, timings, path, "E001")
+
+
+def test_xlsx_errors_on_a_later_sheet_name_the_sheet(tmp_path, cli, seeded, timings):
+    rows = [["text", "field", "year"], [TEXTS[0], "homelessness", "soon"]]
+    path = _xlsx(tmp_path, {"Cover": [], "Excerpts": rows})
+    _refused(cli, seeded, timings, path, "E009", "sheet 'Excerpts' row 2")

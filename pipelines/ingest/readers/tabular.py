@@ -261,23 +261,16 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
             "E005", shown, fmt="XLSX", detail=str(exc)[:160] or type(exc).__name__
         ) from None
     try:
-        sheet = book.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = None
-        start = 0
-        for index, row in enumerate(values, start=1):
-            if row and any(c not in (None, "") for c in row):
-                header = check_unique_columns(row, shown=shown)
-                start = index
-                break
-        if header is None:
-            raise input_error("E001", shown)
+        values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
 
-        def rows() -> Iterator[tuple[int, dict]]:
+        def rows() -> Iterator[tuple[int | str, dict]]:
             for index, row in enumerate(values, start=start + 1):
                 if not row or all(c in (None, "") for c in row):
                     continue
-                yield index, {h: v for h, v in zip(header, row, strict=False) if h}
+                yield (
+                    f"{sheet}row {index}" if sheet else index,
+                    {h: v for h, v in zip(header, row, strict=False) if h},
+                )
 
         result = rows_to_records(rows(), path=path, options=options, fmt="xlsx")
         if not result.excerpts and not result.rejected:
@@ -285,6 +278,26 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
         return result
     finally:
         book.close()
+
+
+def _first_sheet_with_data(book, *, shown: str):
+    """(the rest of its rows, its header, the header's row number, "sheet 'NAME' " unless it is the
+    first sheet) for the first sheet that has a non-empty row.
+
+    A workbook whose first sheet is blank and whose excerpts are on the second was "empty" (#28);
+    its first sheet with data is read instead, and its rows are named with the sheet. The sheet's
+    declared used range (<dimension>) is not trusted: a 1.5 KB file declaring A1:XFD1048576 made
+    openpyxl pad every row to 16,384 cells and fill in every row to the millionth, so reading
+    never finished; after `reset_dimensions` only the cells present are read.
+    """
+    for number, sheet in enumerate(book.worksheets):
+        sheet.reset_dimensions()
+        values = sheet.iter_rows(values_only=True)
+        for index, row in enumerate(values, start=1):
+            if row and any(c not in (None, "") for c in row):
+                header = check_unique_columns(row, shown=shown)
+                return values, header, index, f"sheet '{sheet.title}' " if number else ""
+    raise input_error("E001", shown)
 
 
 def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, SourceRecord]:
