@@ -79,8 +79,9 @@ MESSAGES: dict[str, str] = {
     "flat object of keys and text or number values.",
     "E058": "YAML front matter: {detail}. Front matter holds plain citation keys and values, so "
     "aliases (*name) and nesting deeper than {limit} levels are refused; write each value out.",
-    "E059": "a compressed stream in the PDF expands past the limit of {limit} bytes (a possible "
-    "decompression bomb). Refused; copy the text into a .txt file if the PDF is genuine.",
+    "E059": "the PDF goes past a safety limit of the PDF reader ({detail}). It may be a "
+    "decompression bomb (a stream that inflates past {limit} bytes) or built to exhaust the "
+    "reader; refused. Copy the text into a .txt file if the PDF is genuine.",
 }
 
 

@@ -315,3 +315,70 @@ def test_xlsx_errors_on_a_later_sheet_name_the_sheet(tmp_path, cli, seeded, timi
     rows = [["text", "field", "year"], [TEXTS[0], "homelessness", "soon"]]
     path = _xlsx(tmp_path, {"Cover": [], "Excerpts": rows})
     _refused(cli, seeded, timings, path, "E009", "sheet 'Excerpts' row 2")
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF file of the given numbered objects (1 is the catalog) with a correct xref table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    start = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        start,
+    )
+    return bytes(out)
+
+
+def _inflate_bomb(tmp_path: Path) -> Path:
+    """A one-page PDF whose content stream inflates to just past pypdf's output limit."""
+    from pypdf import get_configuration
+
+    packer = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    data = b"".join(
+        packer.compress(chunk)
+        for _ in range(get_configuration().zlib_maximum_output_length // len(chunk) + 2)
+    )
+    data += packer.flush()
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+        b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+    )
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        page,
+        stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    return _write(tmp_path, "bomb.pdf", _pdf(objects))
+
+
+def test_pdf_inflate_bomb_is_refused(tmp_path, cli, seeded, timings):
+    path = _inflate_bomb(tmp_path)
+    assert path.stat().st_size < 200_000
+    _refused(cli, seeded, timings, path, "E059", "decompression bomb")
+
+
+def test_pdf_inflate_bomb_is_refused_in_the_app_preview(tmp_path, seeded):
+    from pipelines import store
+    from pipelines.errors import InputError
+    from pipelines.ingest.files import preview
+    from pipelines.ingest.readers import ReadOptions
+
+    conn = store.connect(seeded)
+    try:
+        with pytest.raises(InputError) as raised:
+            preview(conn, _inflate_bomb(tmp_path), options=ReadOptions(), display_name="up.pdf")
+    finally:
+        conn.close()
+    assert raised.value.code == "E059" and raised.value.message.startswith("up.pdf: ")
