@@ -382,3 +382,47 @@ def test_pdf_inflate_bomb_is_refused_in_the_app_preview(tmp_path, seeded):
     finally:
         conn.close()
     assert raised.value.code == "E059" and raised.value.message.startswith("up.pdf: ")
+
+
+# --- One line on the terminal --------------------------------------------------------------------
+
+
+def _noisy_pdf(tmp_path: Path) -> Path:
+    """The inflate bomb with its startxref pointer off by a few bytes: pypdf logs two warnings."""
+    data = _inflate_bomb(tmp_path).read_bytes()
+    start = data.rindex(b"startxref\n") + len(b"startxref\n")
+    end = data.index(b"\n", start)
+    shifted = data[:start] + b"%d" % (int(data[start:end]) - 7) + data[end:]
+    return _write(tmp_path, "noisy.pdf", shifted)
+
+
+def _noisy_xlsx(tmp_path: Path) -> Path:
+    """A workbook with an empty stylesheet (openpyxl warns) and no text column."""
+    plain = _xlsx(tmp_path, {"Sheet1": [["title", "field"], ["Paper", "mental_health"]]})
+    path = tmp_path / "noisy.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/styles.xml":
+                data = b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>'
+            out.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize(("build", "code"), [(_noisy_pdf, "E059"), (_noisy_xlsx, "E003")])
+def test_a_refused_file_prints_only_the_coded_line(tmp_path, build, code):
+    path = build(tmp_path)
+    db = tmp_path / "store.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "ingest", str(path), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=subprocess_env(db),
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: {path}: ") and lines[0].endswith(f"[{code}]")

@@ -6,6 +6,8 @@ A new format is one new module that calls `register` plus one import line below.
 from __future__ import annotations
 
 import codecs
+import logging
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -35,6 +37,28 @@ class ReadOptions:
 
 
 Reader = Callable[[Path, ReadOptions], ReadResult]
+
+# The libraries the readers call, whose warnings and log records are kept off the terminal.
+_LIBRARIES = ("pypdf", "openpyxl", "docx", "pyarrow")
+_LIBRARY_MODULES = r"(pypdf|openpyxl|docx|pyarrow)(\.|$)"
+
+
+def quiet_libraries() -> None:
+    """Keep the reading libraries' warnings and log records off the terminal.
+
+    pypdf logs "incorrect startxref pointer", openpyxl warns "Workbook contains no stylesheet":
+    beside a refused file's one coded line they read as more errors (#28), and beside a file
+    that was read they say nothing a user can act on. This runs before every read rather than
+    once at import because test runners reset the warning filters (an identical filter replaces
+    the earlier one, so repeating it adds nothing), and it is not scoped with
+    `warnings.catch_warnings`, which is not thread-safe: the app reads files in several threads.
+    """
+    warnings.filterwarnings("ignore", module=_LIBRARY_MODULES)
+    for name in _LIBRARIES:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -99,6 +123,7 @@ def read_file(
         raise input_error("E001", shown)
     if size > MAX_FILE_BYTES:
         raise input_error("E017", shown, size=size, limit=MAX_FILE_BYTES, fmt=spec.name)
+    quiet_libraries()
     result = spec.read(path, options)
     result.path = shown
     if not stream and isinstance(result.excerpts, RecordStream):
