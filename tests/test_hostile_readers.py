@@ -426,3 +426,47 @@ def test_a_refused_file_prints_only_the_coded_line(tmp_path, build, code):
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"error: {path}: ") and lines[0].endswith(f"[{code}]")
+
+
+# --- Damaged XML inside Word and Excel files -----------------------------------------------------
+
+
+def _rewrite(source: Path, target: Path, member: str, change) -> Path:
+    """A copy of the zip `source` with `member`'s bytes passed through `change`."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            new.writestr(info, change(data) if info.filename == member else data)
+    return target
+
+
+def _cut(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _deep_tables(data: bytes) -> bytes:
+    deep = b"<w:tbl><w:tr><w:tc>" * 3000 + b"<w:p/>" + b"</w:tc></w:tr></w:tbl>" * 3000
+    return data.replace(b"<w:body>", b"<w:body>" + deep)
+
+
+def _doctype(data: bytes) -> bytes:
+    return b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "lol">]>' + data.split(b"?>", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "member", "change"),
+    [
+        ("docx", "word/document.xml", _cut),
+        ("docx", "word/document.xml", _deep_tables),
+        ("xlsx", "xl/worksheets/sheet1.xml", _cut),
+        ("xlsx", "xl/worksheets/sheet1.xml", _doctype),
+    ],
+)
+def test_damaged_xml_in_word_and_excel_files_is_refused(
+    tmp_path, cli, seeded, timings, fmt, member, change
+):
+    from tests.samples import write_docx, write_xlsx
+
+    source = write_docx(tmp_path) if fmt == "docx" else write_xlsx(tmp_path)
+    path = _rewrite(source, tmp_path / f"damaged.{fmt}", member, change)
+    _refused(cli, seeded, timings, path, "E005", fmt.upper())

@@ -242,6 +242,12 @@ def check_zip(path: Path, *, shown: str, fmt: str) -> None:
         raise input_error("E030", shown, limit=MAX_UNZIPPED_BYTES)
 
 
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """A library's exception as one short line for a message: openpyxl's and lxml's span lines,
+    and a refused file must print exactly one (#28)."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__
+
+
 def file_source(path: Path, options: ReadOptions) -> SourceRecord:
     """The source to use when a file carries no citation of its own: the file itself."""
     return SourceRecord(

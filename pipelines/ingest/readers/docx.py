@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, check_zip, file_source, register
+from pipelines.ingest.readers import ReadOptions, check_zip, file_source, one_line, register
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -111,10 +111,10 @@ def _open(path: Path, shown: str):
     check_zip(path, shown=shown, fmt="DOCX")
     try:
         return docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise input_error(
-            "E005", shown, fmt="DOCX", detail=str(exc)[:160] or type(exc).__name__
-        ) from None
+    except (PackageNotFoundError, KeyError, ValueError, OSError, SyntaxError) as exc:
+        # SyntaxError: lxml's XMLSyntaxError, for XML that is cut short or nested past its
+        # depth limit; it used to end the command with exit status 1.
+        raise input_error("E005", shown, fmt="DOCX", detail=one_line(exc)) from None
 
 
 @register("docx", extensions=(".docx",))

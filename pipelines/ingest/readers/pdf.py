@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, file_source, register
+from pipelines.ingest.readers import ReadOptions, file_source, one_line, register
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _BREAK = re.compile(r"\n\s*\n")
@@ -50,7 +50,7 @@ def read_pdf(path: Path, options: ReadOptions) -> ReadResult:
         detail = str(exc).split(". ")[0].rstrip(".")[:160]
         raise input_error("E059", shown, detail=detail, limit=f"{limit:,}") from None
     except (PdfReadError, PyPdfError) as exc:
-        raise input_error("E005", shown, fmt="PDF", detail=str(exc)[:160]) from None
+        raise input_error("E005", shown, fmt="PDF", detail=one_line(exc)) from None
     except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise input_error(
             "E005", shown, fmt="PDF", detail=f"damaged ({type(exc).__name__})"

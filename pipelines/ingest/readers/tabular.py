@@ -17,6 +17,7 @@ from pipelines.ingest.readers import (
     check_zip,
     file_source,
     iter_text_lines,
+    one_line,
     register,
 )
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
@@ -257,9 +258,7 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise input_error(
-            "E005", shown, fmt="XLSX", detail=str(exc)[:160] or type(exc).__name__
-        ) from None
+        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
     try:
         values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
 
@@ -276,6 +275,10 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
         if not result.excerpts and not result.rejected:
             raise input_error("E002", shown)
         return result
+    except SyntaxError as exc:
+        # A worksheet is parsed as its rows are read; XML cut short raises ElementTree's
+        # ParseError (a SyntaxError) there, which used to end the command with exit status 1.
+        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
     finally:
         book.close()
 
