@@ -249,7 +249,14 @@ def test_markdown_deeply_nested_front_matter_is_refused(tmp_path, cli, seeded, t
 
 
 @pytest.mark.parametrize(
-    ("value", "code"), [("{a: 1}", "E055"), ("[x, [y]]", "E055"), (".nan", "E056")]
+    ("value", "code"),
+    [
+        ("{a: 1}", "E055"),
+        ("[x, [y]]", "E055"),
+        ("!!set {a, b}", "E055"),
+        ("!!binary aGVsbG8=", "E055"),
+        (".nan", "E056"),
+    ],
 )
 def test_markdown_front_matter_values_that_are_not_text_are_refused(
     tmp_path, cli, seeded, timings, value, code

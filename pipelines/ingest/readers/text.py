@@ -7,6 +7,7 @@ Markdown headings are not excerpts; the heading path becomes each paragraph's lo
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 # Front matter is a flat mapping of citation keys; a list of authors is the deepest it needs.
 MAX_FRONT_MATTER_DEPTH = 16
 _USED_KEYS = (*SOURCE_COLUMNS, "field", "kind")
+_KINDS = {dict: "mapping", list: "list", set: "set", bytes: "binary value"}
 
 
 class _Refused(Exception):
@@ -58,8 +60,9 @@ def _check_values(data: dict, *, shown: str) -> None:
         values = data.get(key)
         values = values if key == "authors" and isinstance(values, list) else [values]
         for value in values:
-            if isinstance(value, dict | list):
-                kind = "mapping" if isinstance(value, dict) else "list"
+            if not isinstance(value, str | int | float | datetime.date | None):
+                # A mapping, list, set or !!binary value would be stored as its Python repr.
+                kind = _KINDS.get(type(value), type(value).__name__)
                 raise input_error("E055", shown, row="front matter", key=key, kind=kind)
             if isinstance(value, float) and not math.isfinite(value):
                 raise input_error(
