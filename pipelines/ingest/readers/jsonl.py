@@ -61,6 +61,16 @@ def _parse_constant(written: str):
     return _Unstorable(written, "not a finite number")
 
 
+# One decoder for every line: json.loads with options builds a new decoder on each call.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_Pairs,
+    parse_float=_parse_float,
+    parse_int=_parse_int,
+    parse_constant=_parse_constant,
+)
+_PLAIN = (str, int, float, type(None))
+
+
 def too_deep(line: str, limit: int = MAX_DEPTH) -> bool:
     """Whether the line's arrays and objects nest more than `limit` deep (brackets inside strings
     do not count). Lines with few brackets, the usual case, are not scanned."""
@@ -82,13 +92,7 @@ def _parse(line: str, *, shown: str, row: str) -> _Pairs:
     if too_deep(line):
         raise input_error("E057", shown, row=row, limit=MAX_DEPTH)
     try:
-        value = json.loads(
-            line,
-            object_pairs_hook=_Pairs,
-            parse_float=_parse_float,
-            parse_int=_parse_int,
-            parse_constant=_parse_constant,
-        )
+        value = _DECODER.decode(line)
     except json.JSONDecodeError as exc:
         raise input_error("E021", shown, row=row, detail=exc.msg) from None
     if not isinstance(value, _Pairs):
@@ -111,23 +115,26 @@ def _storable(key: str, value, *, text_key: bool, shown: str, row: str):
 
 
 def object_row(pairs: _Pairs, *, shown: str, row: str, text_column: str) -> dict:
-    """One line's object as a row keyed by column name, refusing keys that collide."""
+    """One line's object as a row keyed by column name, refusing keys that collide and values
+    a cell cannot hold. Plain text and numbers, the usual case, pass without further checks."""
+    values = dict(pairs)
+    if len({key.strip().lower() for key in values}) < len(pairs):
+        _refuse_collision(pairs, shown=shown, row=row)
+    text_column = text_column.strip().lower()
+    for key, value in values.items():
+        if value.__class__ not in _PLAIN:
+            text_key = key.strip().lower() == text_column
+            values[key] = _storable(key, value, text_key=text_key, shown=shown, row=row)
+    return values
+
+
+def _refuse_collision(pairs: _Pairs, *, shown: str, row: str) -> None:
     names: dict[str, list[str]] = {}
     for key, _ in pairs:
         names.setdefault(key.strip().lower(), []).append(key)
-    for column, written in names.items():
-        if len(written) > 1:
-            shown_names = ", ".join(f"'{name}'" for name in written)
-            raise input_error(
-                "E054", shown, row=row, column=column, count=len(written), names=shown_names
-            )
-    text_column = text_column.strip().lower()
-    return {
-        key: _storable(
-            key, value, text_key=key.strip().lower() == text_column, shown=shown, row=row
-        )
-        for key, value in pairs
-    }
+    column, written = next((c, w) for c, w in names.items() if len(w) > 1)
+    given = ", ".join(f"'{name}'" for name in written)
+    raise input_error("E054", shown, row=row, column=column, count=len(written), names=given)
 
 
 def _jsonl_rows(
