@@ -354,12 +354,16 @@ def _inflate_bomb(tmp_path: Path) -> Path:
         packer.compress(chunk)
         for _ in range(get_configuration().zlib_maximum_output_length // len(chunk) + 2)
     )
-    data += packer.flush()
+    return _one_page_pdf(tmp_path, "bomb.pdf", data + packer.flush(), b"/FlateDecode")
+
+
+def _one_page_pdf(tmp_path: Path, name: str, data: bytes, filter_name: bytes) -> Path:
+    """A one-page PDF with one font whose content stream is `data` under `filter_name`."""
     page = (
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
         b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
     )
-    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data
+    stream = b"<< /Length %d /Filter %s >>\nstream\n" % (len(data), filter_name) + data
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -367,13 +371,18 @@ def _inflate_bomb(tmp_path: Path) -> Path:
         stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    return _write(tmp_path, "bomb.pdf", _pdf(objects))
+    return _write(tmp_path, name, _pdf(objects))
 
 
 def test_pdf_inflate_bomb_is_refused(tmp_path, cli, seeded, timings):
     path = _inflate_bomb(tmp_path)
     assert path.stat().st_size < 200_000
     _refused(cli, seeded, timings, path, "E059", "decompression bomb")
+
+
+def test_pdf_with_a_filter_pypdf_does_not_know_is_refused(tmp_path, cli, seeded, timings):
+    path = _one_page_pdf(tmp_path, "odd.pdf", b"BT /F1 12 Tf (Hope) Tj ET", b"/FlateDec0de")
+    _refused(cli, seeded, timings, path, "E005", "PDF", "/FlateDec0de")
 
 
 def test_pdf_inflate_bomb_is_refused_in_the_app_preview(tmp_path, seeded):

@@ -49,7 +49,9 @@ def read_pdf(path: Path, options: ReadOptions) -> ReadResult:
         limit = get_configuration().zlib_maximum_output_length
         detail = str(exc).split(". ")[0].rstrip(".")[:160]
         raise input_error("E059", shown, detail=detail, limit=f"{limit:,}") from None
-    except (PdfReadError, PyPdfError) as exc:
+    except (PdfReadError, PyPdfError, NotImplementedError) as exc:
+        # NotImplementedError: pypdf's answer to a stream filter it does not know (a damaged
+        # /FlateDecode name, say); it used to end the command with exit status 1.
         raise input_error("E005", shown, fmt="PDF", detail=one_line(exc)) from None
     except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise input_error(
