@@ -469,13 +469,28 @@ def _doctype(data: bytes) -> bytes:
     return b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "lol">]>' + data.split(b"?>", 1)[-1]
 
 
+def _swap(old: bytes, new: bytes):
+    def change(data: bytes) -> bytes:
+        assert old in data
+        return data.replace(old, new)
+
+    return change
+
+
+# Found by mutating the XML inside the sample files: each ended the command with exit status 1.
 @pytest.mark.parametrize(
     ("fmt", "member", "change"),
     [
         ("docx", "word/document.xml", _cut),
         ("docx", "word/document.xml", _deep_tables),
+        ("docx", "word/document.xml", _swap(b"w:document", b"w:documemt")),
+        ("docx", "docProps/core.xml", _swap(b"cp:coreProperties", b"cp:coreProperty")),
+        ("docx", "[Content_Types].xml", _swap(b"ml.styles+xml", b"ml.stylez+xml")),
         ("xlsx", "xl/worksheets/sheet1.xml", _cut),
         ("xlsx", "xl/worksheets/sheet1.xml", _doctype),
+        ("xlsx", "xl/worksheets/sheet1.xml", _swap(b'<row r="2"', b'<row r="="')),
+        ("xlsx", "xl/worksheets/sheet1.xml", _swap(b"<sheetFormatPr ", b'<sheetFormatPr odd="1" ')),
+        ("xlsx", "xl/workbook.xml", _cut),
     ],
 )
 def test_damaged_xml_in_word_and_excel_files_is_refused(

@@ -104,17 +104,37 @@ def iter_blocks(container, where: str = "") -> Iterator[tuple[object, str]]:
                     yield from iter_blocks(cell, f"{where} > {place}" if where else place)
 
 
-def _open(path: Path, shown: str):
+def _open(path: Path, shown: str, options: ReadOptions):
+    """(the document, its body element, its source) or E005 if Word's XML does not hold up.
+
+    lxml's XMLSyntaxError (XML cut short or nested past its depth limit) and python-docx's
+    AttributeError/TypeError (a part whose root is not the element it expects) used to end the
+    command with exit status 1; all three come from the file, not from this code.
+    """
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     check_zip(path, shown=shown, fmt="DOCX")
     try:
-        return docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError, SyntaxError) as exc:
-        # SyntaxError: lxml's XMLSyntaxError, for XML that is cut short or nested past its
-        # depth limit; it used to end the command with exit status 1.
+        document = docx.Document(str(path))
+        body = document.element.body
+        document.styles  # noqa: B018 - loads the styles part, which each paragraph's style needs
+        properties = document.core_properties
+        title, author = (properties.title or "").strip(), (properties.author or "").strip()
+    except (
+        PackageNotFoundError,
+        KeyError,
+        ValueError,
+        OSError,
+        SyntaxError,
+        AttributeError,
+        TypeError,
+    ) as exc:
         raise input_error("E005", shown, fmt="DOCX", detail=one_line(exc)) from None
+    source = file_source(path, options)
+    source.title = title or source.title
+    source.authors = author or source.authors
+    return document, body, source
 
 
 @register("docx", extensions=(".docx",))
@@ -122,17 +142,11 @@ def read_docx(path: Path, options: ReadOptions) -> ReadResult:
     from docx.text.paragraph import Paragraph
 
     shown = options.display_name or str(path)
-    document = _open(path, shown)
-    source = file_source(path, options)
-    title = (document.core_properties.title or "").strip()
-    if title:
-        source.title = title
-    if document.core_properties.author:
-        source.authors = document.core_properties.author.strip()
+    document, body, source = _open(path, shown, options)
     headings: list[str] = []
     excerpts: list[ExcerptRecord] = []
     number = 0
-    for element, where in iter_blocks(document.element.body):
+    for element, where in iter_blocks(body):
         # Body paragraphs keep the numbers python-docx's list gave them; cells are named by place.
         number += not where
         text = paragraph_text(element).strip()

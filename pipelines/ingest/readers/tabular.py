@@ -257,7 +257,19 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     check_zip(path, shown=shown, fmt="XLSX")
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        TypeError,
+        AttributeError,
+    ) as exc:
+        # SyntaxError: lxml's and ElementTree's parse errors; TypeError/AttributeError: openpyxl
+        # meeting an element or attribute it does not expect. Both come from damaged XML in the
+        # file and used to end the command with exit status 1.
         raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
     try:
         values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
@@ -275,10 +287,6 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
         if not result.excerpts and not result.rejected:
             raise input_error("E002", shown)
         return result
-    except SyntaxError as exc:
-        # A worksheet is parsed as its rows are read; XML cut short raises ElementTree's
-        # ParseError (a SyntaxError) there, which used to end the command with exit status 1.
-        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
     finally:
         book.close()
 
@@ -295,12 +303,30 @@ def _first_sheet_with_data(book, *, shown: str):
     """
     for number, sheet in enumerate(book.worksheets):
         sheet.reset_dimensions()
-        values = sheet.iter_rows(values_only=True)
+        values = _parsed_rows(sheet.iter_rows(values_only=True), shown=shown)
         for index, row in enumerate(values, start=1):
             if row and any(c not in (None, "") for c in row):
                 header = check_unique_columns(row, shown=shown)
                 return values, header, index, f"sheet '{sheet.title}' " if number else ""
     raise input_error("E001", shown)
+
+
+def _parsed_rows(values: Iterator[tuple], *, shown: str) -> Iterator[tuple]:
+    """A worksheet's rows, with openpyxl's errors from damaged sheet XML as E005.
+
+    openpyxl parses a read-only sheet as its rows are read, so XML cut short (ElementTree's
+    ParseError, a SyntaxError) or an attribute it does not expect (TypeError, ValueError) comes
+    out of `next`; they used to end the command with exit status 1. Only `next` is guarded, so
+    an error in this module's own code is not mistaken for a damaged file.
+    """
+    while True:
+        try:
+            row = next(values)
+        except StopIteration:
+            return
+        except (SyntaxError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+        yield row
 
 
 def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, SourceRecord]:
