@@ -120,6 +120,29 @@ def test_docx_tracked_changes_are_read_as_accepted(tmp_path, cli, connect, timin
     assert texts == ["Recovery is not possible without hope."]
 
 
+MOVED = (
+    f"<w:p {W}><w:moveFrom w:id='3' w:author='A'><w:r><w:t xml:space='preserve'>Hope first. "
+    "</w:t></w:r></w:moveFrom><w:r><w:t xml:space='preserve'>Then work.</w:t></w:r>"
+    "<w:moveTo w:id='4' w:author='A'><w:r><w:t xml:space='preserve'> Hope first.</w:t></w:r>"
+    "</w:moveTo></w:p>"
+)
+CONTROL = (
+    f"<w:sdt {W}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>Inside a content control.</w:t></w:r>"
+    "</w:p></w:sdtContent></w:sdt>"
+)
+
+
+def test_docx_moved_text_and_content_controls_are_read(tmp_path, cli, connect, timings):
+    from docx.oxml import parse_xml
+
+    def build(document):
+        document.element.body.insert(0, parse_xml(MOVED))
+        document.element.body.insert(1, parse_xml(CONTROL))
+
+    texts = _read(cli, connect, timings, _docx(tmp_path, build), "--field", "mental_health")
+    assert texts == ["Then work. Hope first.", "Inside a content control."]
+
+
 def test_docx_table_cells_are_read_in_document_order(tmp_path, cli, connect, timings):
     from docx.oxml import parse_xml
 
