@@ -524,3 +524,10 @@ def test_damaged_xml_in_word_and_excel_files_is_refused(
     source = write_docx(tmp_path) if fmt == "docx" else write_xlsx(tmp_path)
     path = _rewrite(source, tmp_path / f"damaged.{fmt}", member, change)
     _refused(cli, seeded, timings, path, "E005", fmt.upper())
+
+
+def test_jsonl_unterminated_string_full_of_brackets_is_malformed_json(
+    tmp_path, cli, seeded, timings
+):
+    line = '{"field": "mental_health", "text": "' + "[" * 1000
+    _refused(cli, seeded, timings, _jsonl(tmp_path, line), "E021", "line 2", "malformed JSON")

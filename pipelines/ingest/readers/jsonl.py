@@ -30,7 +30,9 @@ from pipelines.ingest.records import ExcerptRecord, ReadResult
 # A flat object is 1 level deep and any nested value is refused anyway; the limit only keeps the
 # parser away from Python's recursion limit, so it is set well below it.
 MAX_DEPTH = 64
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# A string (skipped whole), a bracket, or a quote that opens a string never closed: what follows
+# it is inside that string, so the scan stops and the parser reports the unterminated string.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"')
 
 
 class _Pairs(list):
@@ -85,6 +87,8 @@ def too_deep(line: str, limit: int = MAX_DEPTH) -> bool:
                 return True
         elif token in ("]", "}"):
             depth -= 1
+        elif token == '"':
+            return False
     return False
 
 
