@@ -23,9 +23,10 @@ from tests.conftest import dump
 from tests.reliability import ROOT, record, subprocess_env
 from tests.samples import TEXTS, write_csv
 
-# A refused or read hostile file must finish within this many seconds (the slowest seen is
-# recorded for the README).
-TIME_LIMIT = 2.0
+# A refused or read hostile file must finish within this many seconds: a guard against the hangs
+# of #28 (66 s, never), with room for a busy machine; the slowest case seen is recorded for the
+# README and is under a second here.
+TIME_LIMIT = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -168,11 +169,15 @@ def test_docx_table_cells_are_read_in_document_order(tmp_path, cli, connect, tim
 # --- CSV, XLSX and JSONL columns -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", ["text,field,text", "Text,field, text "])
-def test_csv_repeated_header_is_refused(tmp_path, cli, seeded, timings, header):
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [("text,field,text", "('text', 'text')"), ("Text,field, text ", "('Text', 'text')")],
+)
+def test_csv_repeated_header_is_refused(tmp_path, cli, seeded, timings, header, names):
     path = _write(tmp_path, "repeated.csv", f"{header}\nfirst,mental_health,second\n")
-    err = _refused(cli, seeded, timings, path, "E054", "header", "column 'text'", "2 times")
-    assert "'Text'" in err or "'text', 'text'" in err
+    _refused(
+        cli, seeded, timings, path, "E054", "header", f"column 'text' is given 2 times {names}"
+    )
 
 
 def test_xlsx_repeated_header_is_refused(tmp_path, cli, seeded, timings):
