@@ -73,6 +73,19 @@ MESSAGES: dict[str, str] = {
     "E053": "the embedding model cannot run in {asked} on this CPU: OpenVINO would run it in {ran} "
     "(CPU flags: {flags}; OpenVINO offers {offers}). Set CROSSWALK_PRECISION=auto or f32, or run "
     "on a CPU with AVX-512 BF16 or AMX.",
+    "E054": "column '{column}' is given {count} times ({names}), so all but one would be lost. "
+    "Give each column a unique name (names are compared ignoring case and surrounding spaces).",
+    "E055": "key '{key}' holds a nested {kind}, which cannot be stored as a value. Give text or a "
+    "number (flatten it into separate keys, or write it as a quoted string).",
+    "E056": "key '{key}': the number {value} cannot be stored ({detail}). Write it as text in "
+    "quotes, or leave it out.",
+    "E057": "the JSON on this line is nested more than {limit} levels deep. Each line must be one "
+    "flat object of keys and text or number values.",
+    "E058": "YAML front matter: {detail}. Front matter holds plain citation keys and values, so "
+    "aliases (*name) and nesting deeper than {limit} levels are refused; write each value out.",
+    "E059": "the PDF goes past a safety limit of the PDF reader ({detail}). It may be a "
+    "decompression bomb (a stream that inflates past {limit} bytes) or built to exhaust the "
+    "reader; refused. Copy the text into a .txt file if the PDF is genuine.",
 }
 
 

@@ -6,6 +6,8 @@ A new format is one new module that calls `register` plus one import line below.
 from __future__ import annotations
 
 import codecs
+import logging
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -37,6 +39,28 @@ class ReadOptions:
 
 
 Reader = Callable[[Path, ReadOptions], ReadResult]
+
+# The libraries the readers call, whose warnings and log records are kept off the terminal.
+_LIBRARIES = ("pypdf", "openpyxl", "docx", "pyarrow")
+_LIBRARY_MODULES = r"(pypdf|openpyxl|docx|pyarrow)(\.|$)"
+
+
+def quiet_libraries() -> None:
+    """Keep the reading libraries' warnings and log records off the terminal.
+
+    pypdf logs "incorrect startxref pointer", openpyxl warns "Workbook contains no stylesheet":
+    beside a refused file's one coded line they read as more errors (#28), and beside a file
+    that was read they say nothing a user can act on. This runs before every read rather than
+    once at import because test runners reset the warning filters (an identical filter replaces
+    the earlier one, so repeating it adds nothing), and it is not scoped with
+    `warnings.catch_warnings`, which is not thread-safe: the app reads files in several threads.
+    """
+    warnings.filterwarnings("ignore", module=_LIBRARY_MODULES)
+    for name in _LIBRARIES:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -101,6 +125,7 @@ def read_file(
         raise input_error("E001", shown)
     if size > MAX_FILE_BYTES:
         raise input_error("E017", shown, size=size, limit=MAX_FILE_BYTES, fmt=spec.name)
+    quiet_libraries()
     result = spec.read(path, options)
     result.path = shown
     if not stream and isinstance(result.excerpts, RecordStream):
@@ -219,6 +244,12 @@ def check_zip(path: Path, *, shown: str, fmt: str) -> None:
         raise input_error("E030", shown, limit=MAX_UNZIPPED_BYTES)
 
 
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """A library's exception as one short line for a message: openpyxl's and lxml's span lines,
+    and a refused file must print exactly one (#28)."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__
+
+
 def file_source(path: Path, options: ReadOptions) -> SourceRecord:
     """The source to use when a file carries no citation of its own: the file itself.
 
@@ -241,6 +272,7 @@ def file_source(path: Path, options: ReadOptions) -> SourceRecord:
 from pipelines.ingest.readers import (  # noqa: E402,F401
     bibtex,
     docx,
+    jsonl,
     parquet,
     pdf,
     ris,

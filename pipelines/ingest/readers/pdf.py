@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, file_source, register
+from pipelines.ingest.readers import ReadOptions, file_source, one_line, register
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _BREAK = re.compile(r"\n\s*\n")
@@ -14,8 +14,8 @@ _BREAK = re.compile(r"\n\s*\n")
 
 @register("pdf", extensions=(".pdf",))
 def read_pdf(path: Path, options: ReadOptions) -> ReadResult:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf import PdfReader, get_configuration
+    from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
 
     shown = options.display_name or str(path)
     with path.open("rb") as handle:
@@ -43,8 +43,16 @@ def read_pdf(path: Path, options: ReadOptions) -> ReadResult:
                             row=f"page {number}",
                         )
                     )
-    except PdfReadError as exc:
-        raise input_error("E005", shown, fmt="PDF", detail=str(exc)[:160]) from None
+    except LimitReachedError as exc:
+        # pypdf refuses a stream that inflates past its limit, and structures built to exhaust
+        # it; that is a refused file, not a crash (#28: it was exit 1, also in the app's preview).
+        limit = get_configuration().zlib_maximum_output_length
+        detail = str(exc).split(". ")[0].rstrip(".")[:160]
+        raise input_error("E059", shown, detail=detail, limit=f"{limit:,}") from None
+    except (PdfReadError, PyPdfError, NotImplementedError) as exc:
+        # NotImplementedError: pypdf's answer to a stream filter it does not know (a damaged
+        # /FlateDecode name, say); it used to end the command with exit status 1.
+        raise input_error("E005", shown, fmt="PDF", detail=one_line(exc)) from None
     except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise input_error(
             "E005", shown, fmt="PDF", detail=f"damaged ({type(exc).__name__})"

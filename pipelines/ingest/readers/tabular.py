@@ -7,7 +7,6 @@ table (`ingest --sources FILE`), which is how the bundled corpus keeps one row p
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pipelines.ingest.readers import (
     check_zip,
     file_source,
     iter_text_lines,
+    one_line,
     register,
 )
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
@@ -180,6 +180,23 @@ def rows_to_records(
     return ReadResult(path=shown, format=fmt, excerpts=excerpts, rejected=rejected)
 
 
+def check_unique_columns(header: Iterable, *, shown: str) -> list[str]:
+    """The header's column names (stripped, lower-case), refusing a name given twice.
+
+    Rows become dicts keyed by these names, so a repeated column (`text,field,text`, or `Text`
+    beside `text`) would silently keep only its last value (#28). Blank names are not checked:
+    trailing empty header cells are common in spreadsheet exports.
+    """
+    written = [cell(h) for h in header]
+    names = [h.lower() for h in written]
+    for name in dict.fromkeys(names):
+        count = names.count(name)
+        if name and count > 1:
+            given = ", ".join(f"'{w}'" for w, n in zip(written, names, strict=True) if n == name)
+            raise input_error("E054", shown, row="header", column=name, count=count, names=given)
+    return names
+
+
 def _delimited_rows(
     lines: Iterable[str], *, delimiter: str, shown: str
 ) -> Iterator[tuple[int, dict]]:
@@ -188,7 +205,7 @@ def _delimited_rows(
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
             raise input_error("E001", shown)
-        names = [h.strip().lower() for h in header]
+        names = check_unique_columns(header, shown=shown)
         for index, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
@@ -229,32 +246,6 @@ def read_tsv(path: Path, options: ReadOptions) -> ReadResult:
     return _stream_delimited(path, options, delimiter="\t", fmt="tsv")
 
 
-def _jsonl_rows(lines: Iterable[str], *, shown: str) -> Iterator[tuple[str, dict]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise input_error("E021", shown, row=f"line {number}", detail=exc.msg) from None
-        if not isinstance(value, dict):
-            raise input_error("E021", shown, row=f"line {number}", detail="not an object")
-        yield f"line {number}", value
-
-
-@register("jsonl", extensions=(".jsonl", ".ndjson"))
-def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
-    shown = options.display_name or str(path)
-
-    def produce(rejected: list) -> Iterator[ExcerptRecord]:
-        lines = iter_text_lines(path, shown=shown, encoding=options.encoding, fmt="JSONL")
-        rows = _jsonl_rows(lines, shown=shown)
-        return iter_records(rows, path=path, options=options, rejected=rejected)
-
-    stream = RecordStream(produce)
-    return ReadResult(path=shown, format="jsonl", excerpts=stream, rejected=stream.rejected)
-
-
 @register("xlsx", extensions=(".xlsx", ".xlsm"))
 def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     import zipfile
@@ -266,28 +257,31 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     check_zip(path, shown=shown, fmt="XLSX")
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise input_error(
-            "E005", shown, fmt="XLSX", detail=str(exc)[:160] or type(exc).__name__
-        ) from None
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        TypeError,
+        AttributeError,
+    ) as exc:
+        # SyntaxError: lxml's and ElementTree's parse errors; TypeError/AttributeError: openpyxl
+        # meeting an element or attribute it does not expect. Both come from damaged XML in the
+        # file and used to end the command with exit status 1.
+        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
     try:
-        sheet = book.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = None
-        start = 0
-        for index, row in enumerate(values, start=1):
-            if row and any(c not in (None, "") for c in row):
-                header = [cell(c).lower() for c in row]
-                start = index
-                break
-        if header is None:
-            raise input_error("E001", shown)
+        values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
 
-        def rows() -> Iterator[tuple[int, dict]]:
+        def rows() -> Iterator[tuple[int | str, dict]]:
             for index, row in enumerate(values, start=start + 1):
                 if not row or all(c in (None, "") for c in row):
                     continue
-                yield index, {h: v for h, v in zip(header, row, strict=False) if h}
+                yield (
+                    f"{sheet}row {index}" if sheet else index,
+                    {h: v for h, v in zip(header, row, strict=False) if h},
+                )
 
         result = rows_to_records(rows(), path=path, options=options, fmt="xlsx")
         if not result.excerpts and not result.rejected:
@@ -295,6 +289,44 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
         return result
     finally:
         book.close()
+
+
+def _first_sheet_with_data(book, *, shown: str):
+    """(the rest of its rows, its header, the header's row number, "sheet 'NAME' " unless it is the
+    first sheet) for the first sheet that has a non-empty row.
+
+    A workbook whose first sheet is blank and whose excerpts are on the second was "empty" (#28);
+    its first sheet with data is read instead, and its rows are named with the sheet. The sheet's
+    declared used range (<dimension>) is not trusted: a 1.5 KB file declaring A1:XFD1048576 made
+    openpyxl pad every row to 16,384 cells and fill in every row to the millionth, so reading
+    never finished; after `reset_dimensions` only the cells present are read.
+    """
+    for number, sheet in enumerate(book.worksheets):
+        sheet.reset_dimensions()
+        values = _parsed_rows(sheet.iter_rows(values_only=True), shown=shown)
+        for index, row in enumerate(values, start=1):
+            if row and any(c not in (None, "") for c in row):
+                header = check_unique_columns(row, shown=shown)
+                return values, header, index, f"sheet '{sheet.title}' " if number else ""
+    raise input_error("E001", shown)
+
+
+def _parsed_rows(values: Iterator[tuple], *, shown: str) -> Iterator[tuple]:
+    """A worksheet's rows, with openpyxl's errors from damaged sheet XML as E005.
+
+    openpyxl parses a read-only sheet as its rows are read, so XML cut short (ElementTree's
+    ParseError, a SyntaxError) or an attribute it does not expect (TypeError, ValueError) comes
+    out of `next`; they used to end the command with exit status 1. Only `next` is guarded, so
+    an error in this module's own code is not mistaken for a damaged file.
+    """
+    while True:
+        try:
+            row = next(values)
+        except StopIteration:
+            return
+        except (SyntaxError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+        yield row
 
 
 def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, SourceRecord]:

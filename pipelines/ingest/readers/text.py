@@ -7,6 +7,8 @@ Markdown headings are not excerpts; the heading path becomes each paragraph's lo
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 from pathlib import Path
 
@@ -14,10 +16,80 @@ import yaml
 
 from pipelines.errors import input_error
 from pipelines.ingest.readers import ReadOptions, decode_text, file_source, register
-from pipelines.ingest.readers.tabular import cell, parse_year
+from pipelines.ingest.readers.tabular import SOURCE_COLUMNS, cell, parse_year
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+# Front matter is a flat mapping of citation keys; a list of authors is the deepest it needs.
+MAX_FRONT_MATTER_DEPTH = 16
+_USED_KEYS = (*SOURCE_COLUMNS, "field", "kind")
+_KINDS = {dict: "mapping", list: "list", set: "set", bytes: "binary value"}
+
+
+class _Refused(Exception):
+    """Front matter the loader will not build; the reason goes into E058."""
+
+
+class FrontMatterLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases and deep nesting.
+
+    Aliases are refused altogether rather than counted: citation front matter never needs them,
+    and nested aliases (a "billion laughs") made a 494-byte file take 66 s and 5.6 GB (#28).
+    PyYAML composes nodes recursively, so deep nesting is refused before Python's recursion limit.
+    """
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            raise _Refused(f"it uses the alias *{event.anchor} (front matter line {line})")
+        self.depth += 1
+        try:
+            if self.depth > MAX_FRONT_MATTER_DEPTH:
+                raise _Refused(f"it nests more than {MAX_FRONT_MATTER_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _check_values(data: dict, *, shown: str) -> None:
+    """Refuse a used key whose value is not text or a number; it would be stored as a repr."""
+    for key in _USED_KEYS:
+        values = data.get(key)
+        values = values if key == "authors" and isinstance(values, list) else [values]
+        for value in values:
+            if not isinstance(value, str | int | float | datetime.date | None):
+                # A mapping, list, set or !!binary value would be stored as its Python repr.
+                kind = _KINDS.get(type(value), type(value).__name__)
+                raise input_error("E055", shown, row="front matter", key=key, kind=kind)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise input_error(
+                    "E056",
+                    shown,
+                    row="front matter",
+                    key=key,
+                    value=value,
+                    detail="not a finite number",
+                )
+
+
+def _load_front_matter(text: str, *, shown: str):
+    try:
+        return yaml.load(text, Loader=FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
+    except _Refused as exc:
+        raise input_error(
+            "E058", shown, row="front matter", detail=str(exc), limit=MAX_FRONT_MATTER_DEPTH
+        ) from None
+    except yaml.YAMLError as exc:
+        raise input_error(
+            "E008",
+            shown,
+            row="front matter",
+            fmt="YAML front matter",
+            detail=str(exc).splitlines()[0],
+        ) from None
 
 
 def split_front_matter(text: str, *, shown: str) -> tuple[dict, str, int]:
@@ -27,16 +99,7 @@ def split_front_matter(text: str, *, shown: str) -> tuple[dict, str, int]:
     lines = text.splitlines()
     for end in range(1, len(lines)):
         if lines[end].strip() in ("---", "..."):
-            try:
-                data = yaml.safe_load("\n".join(lines[1:end])) or {}
-            except yaml.YAMLError as exc:
-                raise input_error(
-                    "E008",
-                    shown,
-                    row="front matter",
-                    fmt="YAML front matter",
-                    detail=str(exc).splitlines()[0],
-                ) from None
+            data = _load_front_matter("\n".join(lines[1:end]), shown=shown) or {}
             if not isinstance(data, dict):
                 raise input_error(
                     "E008",
@@ -45,6 +108,7 @@ def split_front_matter(text: str, *, shown: str) -> tuple[dict, str, int]:
                     fmt="YAML front matter",
                     detail="it must be a mapping of keys to values",
                 )
+            _check_values(data, shown=shown)
             return data, "\n".join(lines[end + 1 :]), end + 1
     raise input_error(
         "E008", shown, row="front matter", fmt="YAML front matter", detail="no closing '---' line"
