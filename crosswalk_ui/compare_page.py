@@ -16,6 +16,7 @@ from crosswalk_ui.components import (
     on_demand,
     static_table,
 )
+from crosswalk_ui.markup import plain
 from pipelines.analysis import focus
 from pipelines.analysis.concepts import Framework, all_concepts, concepts_by_key
 from pipelines.analysis.findings import MIN_COVERAGE_COUNT, coverage_cells
@@ -220,7 +221,7 @@ def _same_word(fields: list[str], frame) -> None:
     term = st.selectbox("Term", list(contexts), key="compare_term")
     info = contexts.get(term, {})
     st.caption(
-        f"{info.get('count', 0)} excerpts use “{term}”. For each field: the words that set its uses apart and its most typical uses."
+        f"{info.get('count', 0)} excerpts use “{plain(term)}”. For each field: the words that set its uses apart and its most typical uses."
     )
     uses = {field: info.get("fields", {}).get(field) for field in fields}
     excerpt_columns(

@@ -18,6 +18,7 @@ from crosswalk_ui.components import (
     prepare_chart,
     static_table,
 )
+from crosswalk_ui.markup import plain
 from pipelines.analysis.concepts import Framework, all_concepts, concepts_by_key, owners
 
 TITLE = "Concepts"
@@ -115,7 +116,8 @@ def _counterparts(frameworks: list[Framework]) -> None:
     )
     concept, framework = concepts[key], owner[key]
     st.markdown(
-        f"**{concept.label}** — {framework.label} ({field_name(framework.field) if framework.field else 'cross-field'})"
+        f"**{plain(concept.label)}** — {plain(framework.label)} "
+        f"({plain(field_name(framework.field)) if framework.field else 'cross-field'})"
     )
     st.text(concept.description)
     st.text("Cues: " + "; ".join(concept.cues))
@@ -152,6 +154,6 @@ def _tool_lens(frameworks: list[Framework]) -> None:
     table = data.tool_lens(tool_id)
     covered = int(table["covered"].sum())
     st.write(
-        f"{names[tool_id]} covers {covered} of {len(table)} themes of the literature (a theme counts as covered when at least 15% of its excerpts are tagged with one of the tool's domains). The themes it misses come first."
+        f"{plain(names[tool_id])} covers {covered} of {len(table)} themes of the literature (a theme counts as covered when at least 15% of its excerpts are tagged with one of the tool's domains). The themes it misses come first."
     )
     st.dataframe(table, hide_index=True, key="concepts_tool_table")

@@ -222,7 +222,7 @@ def concept_graph_figure(
                 x=rows["x"],
                 y=rows["y"],
                 mode="markers",
-                name=group,
+                name=_escape(group),
                 marker=dict(
                     size=rows["size"],
                     color=colours.get(group, "#777777"),

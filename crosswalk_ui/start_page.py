@@ -6,6 +6,7 @@ import streamlit as st
 
 from crosswalk_ui import charts, data, views
 from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from crosswalk_ui.markup import plain
 
 TITLE = "Start here"
 SLUG = "start"
@@ -88,14 +89,14 @@ def _headline_findings() -> None:
     # Each list is one Markdown block: a browser takes tens of milliseconds per element.
     st.subheader("What every field shares")
     if shared:
-        st.markdown("\n".join(f"- {_plain(f.sentence)}" for f in shared))
+        st.markdown("\n".join(f"- {plain(f.sentence)}" for f in shared))
     else:
         st.write(
             "No theme or concept passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
         )
     st.subheader("What is distinctive to each field")
     if distinctive:
-        st.markdown("\n".join(f"- {_plain(f.sentence)}" for f in distinctive))
+        st.markdown("\n".join(f"- {plain(f.sentence)}" for f in distinctive))
     st.caption(
         "Each sentence names its evidence: a theme found in the excerpts (open it on the Themes "
         "page by its name) or a framework concept (on the Concepts page). Fragile themes are "
@@ -172,8 +173,3 @@ def _family_examples(lens: dict) -> None:
         )
         for field, ids in family["exemplars"].items()
     )
-
-
-def _plain(text: str) -> str:
-    """Labels come from excerpt words: keep Markdown from interpreting them."""
-    return text.replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("<", "&lt;")

@@ -16,6 +16,7 @@ from crosswalk_ui.components import (
     field_name,
     on_demand,
 )
+from crosswalk_ui.markup import plain
 from pipelines.analysis import incremental, results
 
 TITLE = "Themes"
@@ -118,13 +119,13 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame, level
     an edit reruns the whole page, so the table shows it too."""
     key = st.selectbox("Theme", list(names), format_func=names.get, key="themes_choice")
     theme = next(t for t in themes if t["theme_key"] == key)
-    st.header(theme["label"])
+    st.header(plain(theme["label"]))
     if theme["label"] != theme["machine_label"]:
-        st.caption(f"Renamed; the analysis labelled it “{theme['machine_label']}”.")
+        st.caption(f"Renamed; the analysis labelled it “{plain(theme['machine_label'])}”.")
     if theme["merged_from"]:
-        st.caption("Merged from: " + ", ".join(theme["merged_from"]))
+        st.caption("Merged from: " + plain(", ".join(theme["merged_from"])))
     if theme["note"]:
-        st.info(theme["note"])
+        st.info(plain(theme["note"]))
     composition = views.theme_composition(
         data.result("composition" if level == 2 else "broad_composition") or [], key
     )
@@ -148,8 +149,9 @@ def _theme(themes: list[dict], names: dict[str, str], frame: pd.DataFrame, level
                 )
             )
     with right:
+        field = theme["verdict_field"]
         st.markdown(
-            f"**Verdict: {theme['verdict']}** {('— ' + field_name(theme['verdict_field'])) if theme['verdict_field'] else ''}"
+            f"**Verdict: {plain(theme['verdict'])}** {('— ' + plain(field_name(field))) if field else ''}"
         )
         st.text(theme["verdict_reason"])
         st.text(

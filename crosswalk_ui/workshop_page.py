@@ -10,6 +10,7 @@ import streamlit as st
 
 from crosswalk_ui import data
 from crosswalk_ui.components import field_name
+from crosswalk_ui.markup import plain
 from pipelines.errors import InputError
 from pipelines.workshop import pack as workshop
 from pipelines.workshop.formats import render as render_pack
@@ -150,7 +151,7 @@ def render() -> None:
                     st.session_state.get("workshop_version", 0) + 1
                 )
         except InputError as exc:
-            st.error(exc.message)
+            st.error(plain(exc.message))
             return
     pack: workshop.Pack | None = st.session_state.get("workshop_pack")
     if pack is None:
@@ -160,7 +161,7 @@ def render() -> None:
 
 
 def _preview(pack: workshop.Pack) -> None:
-    st.header(f"Pack: {pack.focus_label}")
+    st.header(f"Pack: {plain(pack.focus_label)}")
     st.text(
         f"{len(pack.items)} items from {len(pack.bibliography())} sources · "
         + ", ".join(
@@ -169,7 +170,7 @@ def _preview(pack: workshop.Pack) -> None:
         + f" · {sum(i.lived_experience for i in pack.items)} from lived experience"
     )
     for warning in pack.warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
 
     st.subheader("Items")
     st.caption(

@@ -160,7 +160,7 @@ def lens_figure(
                 x=cells["period"],
                 y=solid,
                 mode="lines+markers",
-                name=name,
+                name=html.escape(name),  # legends draw plotly's HTML subset too
                 legendgroup=field,
                 line={"color": colour},
                 customdata=cells[["count", "excerpts"]],
@@ -176,7 +176,7 @@ def lens_figure(
                     x=small["period"],
                     y=small["share"],
                     mode="markers",
-                    name=f"{name} (under {min_excerpts} excerpts)",
+                    name=html.escape(f"{name} (under {min_excerpts} excerpts)"),
                     legendgroup=field,
                     showlegend=False,
                     marker={"symbol": "circle-open", "size": 9, "color": colour},
@@ -187,7 +187,7 @@ def lens_figure(
             )
     label = rows["label"].iloc[0] if len(rows) else key
     figure.update_layout(
-        title=f"{label}: share of each field's excerpts by period "
+        title=f"{html.escape(str(label))}: share of each field's excerpts by period "
         f"(hollow points: under {min_excerpts} excerpts, not drawn as a trend)",
         yaxis={"tickformat": ".0%", "rangemode": "tozero"},
         xaxis={"type": "category", "categoryorder": "category ascending"},
