@@ -28,11 +28,17 @@ ALL = [
 ]
 
 
+# Streamlit serves the default page at / only, yet hashes it by its url_path, which no URL then
+# reaches: the Start page keeps this one, and a hidden page answers at /start (#28).
+ROOT_URL_PATH = "start-at-root"
+
+
 def navigation() -> list[st.Page]:
-    """The pages for `st.navigation`, the first one the default. Made in each script run: a page
-    made outside one is an empty shell (Streamlit reads the run's context to make it)."""
+    """The pages for `st.navigation`, the first one the default, then the Start page again at
+    /start, hidden from the menu. Made in each script run: a page made outside one is an empty
+    shell (Streamlit reads the run's context to make it)."""
     return [
-        st.Page(start_page.render, title=start_page.TITLE, url_path=start_page.SLUG, default=True),
+        st.Page(start_page.render, title=start_page.TITLE, url_path=ROOT_URL_PATH, default=True),
         st.Page(compare_page.render, title=compare_page.TITLE, url_path=compare_page.SLUG),
         st.Page(themes_page.render, title=themes_page.TITLE, url_path=themes_page.SLUG),
         st.Page(map_page.render, title=map_page.TITLE, url_path=map_page.SLUG),
@@ -40,4 +46,7 @@ def navigation() -> list[st.Page]:
         st.Page(search_page.render, title=search_page.TITLE, url_path=search_page.SLUG),
         st.Page(workshop_page.render, title=workshop_page.TITLE, url_path=workshop_page.SLUG),
         st.Page(excerpts_page.render, title=excerpts_page.TITLE, url_path=excerpts_page.SLUG),
+        st.Page(
+            start_page.render, title=start_page.TITLE, url_path=start_page.SLUG, visibility="hidden"
+        ),
     ]
