@@ -13,11 +13,12 @@ from crosswalk_ui.components import (
     drawing,
     excerpt_columns,
     field_name,
+    finding_lists,
     on_demand,
     static_table,
 )
 from crosswalk_ui.markup import plain
-from pipelines.analysis import focus
+from pipelines.analysis import findings, focus
 from pipelines.analysis.concepts import Framework, all_concepts, concepts_by_key
 from pipelines.analysis.findings import MIN_COVERAGE_COUNT, coverage_cells
 
@@ -30,9 +31,10 @@ def render() -> None:
     if not data.require_run():
         return
     frame = data.excerpts()
-    labels = data.field_labels()
-    in_store = set(frame["field"].unique())
-    present = [f for f in labels if f in in_store]
+    present = _present(frame)
+    if len(present) < 2:
+        st.info(plain(findings.nothing_to_compare([field_name(f) for f in present])))
+        return
     fields = st.multiselect(
         "Fields to compare",
         present,
@@ -45,7 +47,7 @@ def render() -> None:
         return
     frameworks = data.frameworks()
     _side_by_side(frameworks, fields)
-
+    _findings(fields)
     _coverage(frameworks, fields)
 
     left, right = st.columns(2)
@@ -84,9 +86,35 @@ def render() -> None:
     timelens_view.render(fields)
 
 
+def _present(frame) -> list[str]:
+    """The fields with excerpts in the store, in the store's order."""
+    in_store = set(frame["field"].unique())
+    return [f for f in data.field_labels() if f in in_store]
+
+
+def _findings(fields: list[str]) -> None:
+    """What the chosen fields share and what sets each apart: every theme and concept judged
+    again on their excerpts alone, so a field not chosen counts for nothing (#28)."""
+    st.header("What these fields share, and what sets each apart")
+    st.caption(
+        "Each theme and concept judged on the chosen fields' excerpts only, against each chosen "
+        "field's share of them (the Start page judges all the fields at once)."
+    )
+    finding_lists(
+        data.findings_among(fields),
+        shared="Shared by these fields",
+        distinctive="Distinctive to one of them",
+        none_shared="No theme or concept passes the test for being shared by these fields at "
+        "their base rates.",
+    )
+
+
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page):
-    the columns on the default concept."""
+    the columns on the default concept and the default fields' findings."""
+    present = _present(data.excerpts())
+    if data.run_id() is not None and len(present) >= 2:
+        data.findings_among(present[:2])
     frameworks = data.frameworks()
     labels = _concept_labels(frameworks)
     if labels:

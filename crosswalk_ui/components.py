@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from crosswalk_ui import charts, data, plotly_element, views
+from crosswalk_ui.markup import plain
 
 if TYPE_CHECKING:
     from pipelines.analysis.concepts import Framework
@@ -75,6 +76,23 @@ def default_concept(options: list[str]) -> str:
 
 def field_name(field: str) -> str:
     return data.field_labels().get(field, field)
+
+
+def finding_lists(found: list, *, shared: str, distinctive: str, none_shared: str) -> None:
+    """The strongest shared and distinctive findings (`findings.strongest`) under the headings
+    `shared` and `distinctive`, each list one Markdown block (a browser takes tens of
+    milliseconds per element), every sentence as plain text; `none_shared` when none is shared."""
+    from pipelines.analysis.findings import strongest
+
+    for heading, items, empty in (
+        (shared, strongest(found, "shared", 4), none_shared),
+        (distinctive, strongest(found, "distinctive", 6), ""),
+    ):
+        st.subheader(heading)
+        if items:
+            st.markdown("\n".join(f"- {plain(f.sentence)}" for f in items))
+        elif empty:
+            st.write(empty)
 
 
 def best_per_field(

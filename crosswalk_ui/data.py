@@ -165,9 +165,7 @@ def _findings(path: str, run: int, edits: tuple) -> list:
     fine, _ = results.themes_with_edits(connection_, run)
     broad, _ = results.themes_with_edits(connection_, run, level=THEME_BROAD)
     labels = store.field_labels(connection_)
-    kinds = store.run_result(connection_, run, "excerpt_fields") or {}
-    present = {field for field, _kind in kinds.values()}
-    order = [f for f in store.fields(connection_)["slug"] if f in present]
+    order = _run_fields(path, run)
     concept_labels = {c.key: c.label for c in all_concepts(_frameworks(path, run))}
     judged = store.run_result(connection_, run, "concept_verdicts") or []
     return findings.theme_findings(broad, fine, labels, len(order)) + findings.concept_findings(
@@ -178,6 +176,42 @@ def _findings(path: str, run: int, edits: tuple) -> list:
 def findings() -> list:
     """The run's findings as sentences (`pipelines.analysis.findings`), themes then concepts."""
     return _findings(db_path(), run_id(), theme_edits())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _run_fields(path: str, run: int) -> list[str]:
+    kinds = _result(path, run, "excerpt_fields") or {}
+    present = {field for field, _kind in kinds.values()}
+    return [f for f in store.fields(connection(path))["slug"] if f in present]
+
+
+def run_fields() -> list[str]:
+    """The fields of the current run's excerpts, in the store's order (shared)."""
+    return _run_fields(db_path(), run_id())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _findings_among(path: str, run: int, edits: tuple, fields: tuple) -> list:
+    from pipelines.analysis import findings, results
+    from pipelines.analysis.concepts import all_concepts
+    from pipelines.analysis.contract import THEME_BROAD
+
+    connection_ = connection(path)
+    return findings.findings_among(
+        list(fields),
+        fine=results.themes_with_edits(connection_, run),
+        broad=results.themes_with_edits(connection_, run, level=THEME_BROAD),
+        excerpt_fields=_result(path, run, "excerpt_fields") or {},
+        concept_counts=_result(path, run, "coverage_counts") or {},
+        concept_labels={c.key: c.label for c in all_concepts(_frameworks(path, run))},
+        field_labels=store.field_labels(connection_),
+    )
+
+
+def findings_among(fields: list[str]) -> list:
+    """The findings of these fields alone, each theme and concept judged on their excerpts
+    (`findings.findings_among`; shared)."""
+    return _findings_among(db_path(), run_id(), theme_edits(), tuple(fields))
 
 
 def field_labels() -> dict[str, str]:

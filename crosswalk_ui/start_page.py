@@ -5,8 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import charts, data, views
-from crosswalk_ui.components import drawing, excerpt_columns, field_name, on_demand
+from crosswalk_ui.components import (
+    drawing,
+    excerpt_columns,
+    field_name,
+    finding_lists,
+    on_demand,
+)
 from crosswalk_ui.markup import plain
+from pipelines.analysis import findings
 
 TITLE = "Start here"
 SLUG = "start"
@@ -73,30 +80,20 @@ def render() -> None:
 
 def _headline_findings() -> None:
     """What every field shares and what is distinctive to each, as sentences with their evidence:
-    broad themes, then the fine themes within them, then the framework concepts."""
+    broad themes, then the fine themes within them, then the framework concepts. A run of one
+    field has none to say (a verdict weighs each field against the others)."""
     st.header("Headline findings")
-    found = data.findings()
-
-    def pick(verdict: str, count: int) -> list:
-        # The strongest theme findings and the strongest concept findings, each said as which.
-        return [
-            f
-            for kind in ("theme", "concept")
-            for f in [f for f in found if f.verdict == verdict and f.evidence == kind][:count]
-        ]
-
-    shared, distinctive = pick("shared", 4), pick("distinctive", 6)
-    # Each list is one Markdown block: a browser takes tens of milliseconds per element.
-    st.subheader("What every field shares")
-    if shared:
-        st.markdown("\n".join(f"- {plain(f.sentence)}" for f in shared))
-    else:
-        st.write(
-            "No theme or concept passes the test for being shared by every field at its base rate; see the Themes page for mixed themes."
-        )
-    st.subheader("What is distinctive to each field")
-    if distinctive:
-        st.markdown("\n".join(f"- {plain(f.sentence)}" for f in distinctive))
+    fields = data.run_fields()
+    if len(fields) < 2:
+        st.info(plain(findings.nothing_to_compare([field_name(f) for f in fields])))
+        return
+    finding_lists(
+        data.findings(),
+        shared="What every field shares",
+        distinctive="What is distinctive to each field",
+        none_shared="No theme or concept passes the test for being shared by every field at its "
+        "base rate; see the Themes page for mixed themes.",
+    )
     st.caption(
         "Each sentence names its evidence: a theme found in the excerpts (open it on the Themes "
         "page by its name) or a framework concept (on the Concepts page). Fragile themes are "

@@ -15,6 +15,7 @@ from pipelines.analysis.themes import tokens
 ALPHA = 0.05
 MIN_CELL = 3  # a field needs at least this many excerpts in a theme to count as present
 DISTINCTIVE_LIFT = 1.5
+ONE_FIELD = "one field only: there is nothing to compare across fields"
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -84,8 +85,11 @@ def verdicts(table: pd.DataFrame) -> list[Verdict]:
       at least half the theme, and no other field is over-represented;
     - shared: every field is present (count >= MIN_CELL, at least half its expected count) and no
       field is significantly over- or under-represented (q >= 0.05);
-    - mixed: anything else (e.g. two fields over-represented, or one field missing).
+    - mixed: anything else (e.g. two fields over-represented, or one field missing), and every
+      theme of a single field, which has no other field to be shared with or set apart from.
     """
+    if table["field"].nunique() < 2:
+        return [Verdict(int(t), "mixed", None, ONE_FIELD) for t in sorted(table["theme"].unique())]
     out = []
     for theme, rows in table.groupby("theme", sort=True):
         over = rows[

@@ -10,7 +10,8 @@ tagged with them. A fragile theme is said to be fragile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -158,6 +159,86 @@ def concept_findings(
             Finding(verdict["verdict"], "concept", key, verdict["field"], sentence, size=size)
         )
     return sorted(out, key=lambda f: -f.size)
+
+
+def nothing_to_compare(field_labels: list[str]) -> str:
+    """What the findings say of a run with fewer than two fields: a verdict weighs each field
+    against the others, so one field alone is neither shared nor distinctive (#28)."""
+    which = f"one field ({field_labels[0]})" if field_labels else "no field"
+    return (
+        f"The corpus has {which}: there is nothing to compare across fields. Add excerpts from "
+        "another field and rebuild to see what the fields share and what is distinctive to each."
+    )
+
+
+def strongest(found: list[Finding], verdict: str, count: int) -> list[Finding]:
+    """The first `count` theme findings and the first `count` concept findings of a verdict
+    (each list comes strongest first), so both kinds of evidence are heard."""
+    return [
+        f
+        for kind in ("theme", "concept")
+        for f in [f for f in found if f.verdict == verdict and f.evidence == kind][:count]
+    ]
+
+
+def findings_among(
+    fields: list[str],
+    *,
+    fine: tuple[list[Theme], dict[str, str]],
+    broad: tuple[list[Theme], dict[str, str]],
+    excerpt_fields: dict[str, list[str]],
+    concept_counts: dict[str, dict[str, int]],
+    concept_labels: dict[str, str],
+    field_labels: dict[str, str],
+) -> list[Finding]:
+    """The findings of `fields` alone (Compare's choice): every theme and concept judged again by
+    the run's rule on those fields' excerpts, with the base rates of those fields, so a field
+    left out neither spoils a shared verdict nor makes a theme distinctive (#28). `fine` and
+    `broad` are each level's themes and excerpt -> theme key map; fewer than two fields: none."""
+    if len(fields) < 2:
+        return []
+    chosen = set(fields)
+    field_of = {e: f for e, (f, *_kind) in excerpt_fields.items() if f in chosen}
+    counts = {
+        key: {f: int(by_field.get(f, 0)) for f in fields}
+        for key, by_field in concept_counts.items()
+    }
+    judged = concept_verdicts(counts, dict(Counter(field_of.values())), fields)
+    return theme_findings(
+        _judged_among(*broad, field_of, fields),
+        _judged_among(*fine, field_of, fields),
+        field_labels,
+        len(fields),
+    ) + concept_findings(judged, concept_labels, fields, field_labels)
+
+
+def _judged_among(
+    themes: list[Theme], assignments: dict[str, str], field_of: dict[str, str], fields: list[str]
+) -> list[Theme]:
+    """Copies of `themes` with their size and verdict on the excerpts in `field_of` only."""
+    from pipelines.analysis.compare import composition, verdicts
+
+    members = [(assignments[e], f) for e, f in field_of.items() if e in assignments]
+    if not members:
+        return []
+    keys = sorted({key for key, _ in members})
+    position = {key: n for n, key in enumerate(keys)}
+    table = composition(
+        np.array([position[key] for key, _ in members]), [f for _, f in members], fields
+    )
+    verdict = {keys[v.theme]: v for v in verdicts(table)}
+    sizes = Counter(key for key, _ in members)
+    return [
+        replace(
+            theme,
+            size=sizes[theme.key],
+            verdict=verdict[theme.key].verdict,
+            verdict_field=verdict[theme.key].field,
+            verdict_reason=verdict[theme.key].reason,
+        )
+        for theme in themes
+        if theme.key in verdict
+    ]
 
 
 def _lower_first(text: str) -> str:
