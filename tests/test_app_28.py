@@ -36,7 +36,21 @@ NAME = "# Big :red[x] $x^2$ ![b](http://example.com/b.png)"
 FIELD_LABEL = "<b>Mind</b> :blue[y] $y$ ![i](http://example.com/i.png)"
 # Words of NAME and FIELD_LABEL that escaping leaves as they are, to find where they show.
 MARKS = ("Big", "Mind")
-CASES: dict[str, int] = {}
+CASES: dict[str, int] = {}  # what the tests checked, by page, for the reliability report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _record_reliability():
+    """After the file's tests: how many hostile-text elements and single-field pages they saw."""
+    yield
+    if CASES:
+        reliability.record(
+            "app_28",
+            cases=sum(CASES.values()),
+            hostile_text_elements=sum(v for k, v in CASES.items() if k != "one field"),
+            single_field_pages=CASES.get("one field", 0),
+            pages=sorted(CASES),
+        )
 
 
 def _build(path: Path, csv: Path | None = None) -> Path:
@@ -131,17 +145,8 @@ def rendered_sources(app: AppTest) -> list[str]:
     for kind in ("info", "warning", "error", "success"):
         out += [e.value for e in getattr(app, kind)]
     out += [e.label for e in app.expander] + [t.label for t in app.tabs]
-    for kind in (
-        "selectbox",
-        "multiselect",
-        "radio",
-        "text_input",
-        "text_area",
-        "toggle",
-        "checkbox",
-        "button",
-        "slider",
-    ):
+    widgets = "selectbox multiselect radio text_input text_area toggle checkbox button slider"
+    for kind in widgets.split():
         for widget in app.get(kind):
             out.append(widget.label)
             if kind == "radio":
@@ -294,15 +299,12 @@ def test_the_start_page_answers_at_the_root_and_at_start(built_store, tmp_path, 
 
 
 def _theme(key: str, label: str, *, parent: str | None = None, level: int = 2) -> Theme:
+    blank = dict(size=0, key_terms=[], term_weights=[], stability=1.0, fragile=False)
     return Theme(
-        key=key,
-        index=0,
-        label=label,
-        size=0,
-        key_terms=[],
-        term_weights=[],
-        stability=1.0,
-        fragile=False,
+        key,
+        0,
+        label,
+        **blank,
         verdict="mixed",
         verdict_field=None,
         verdict_reason="",
@@ -436,15 +438,3 @@ def test_compare_judges_only_the_fields_chosen(constructed_store):
     assert "All 3 fields write about hope among three: 137 excerpts" in shown
     assert "All 3 fields write about everything: 552 excerpts" in shown
     assert "All 4 fields" not in shown
-
-
-def test_zz_record_the_reliability_figures():
-    """Runs last in this file: the hostile-text and single-field cases the tests above ran."""
-    reliability.record(
-        "app_28",
-        cases=sum(CASES.values()),
-        hostile_text_elements=sum(v for k, v in CASES.items() if k != "one field"),
-        single_field_pages=CASES.get("one field", 0),
-        pages_checked=sorted(CASES),
-    )
-    assert CASES
