@@ -92,29 +92,32 @@ def _present(frame) -> list[str]:
     return [f for f in data.field_labels() if f in in_store]
 
 
+@st.fragment
 def _findings(fields: list[str]) -> None:
     """What the chosen fields share and what sets each apart: every theme and concept judged
-    again on their excerpts alone, so a field not chosen counts for nothing (#28)."""
+    again on their excerpts alone, so a field not chosen counts for nothing (#28). Judged when
+    opened (a fragment: only this reruns): a choice of fields takes a second or two to judge."""
     st.header("What these fields share, and what sets each apart")
     st.caption(
         "Each theme and concept judged on the chosen fields' excerpts only, against each chosen "
         "field's share of them (the Start page judges all the fields at once)."
     )
-    finding_lists(
-        data.findings_among(fields),
-        shared="Shared by these fields",
-        distinctive="Distinctive to one of them",
-        none_shared="No theme or concept passes the test for being shared by these fields at "
-        "their base rates.",
+    on_demand(
+        "The verdicts on these fields alone",
+        "compare_findings_open",
+        lambda: finding_lists(
+            data.findings_among(fields),
+            shared="Shared by these fields",
+            distinctive="Distinctive to one of them",
+            none_shared="No theme or concept passes the test for being shared by these fields "
+            "at their base rates.",
+        ),
     )
 
 
 def warm() -> None:
     """Compute what the page's first view shows (called by the server's warm-up, off any page):
-    the columns on the default concept and the default fields' findings."""
-    present = _present(data.excerpts())
-    if data.run_id() is not None and len(present) >= 2:
-        data.findings_among(present[:2])
+    the columns on the default concept."""
     frameworks = data.frameworks()
     labels = _concept_labels(frameworks)
     if labels:

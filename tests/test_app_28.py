@@ -203,6 +203,7 @@ def test_themes_page_shows_names_notes_and_field_labels_as_text(hostile_store):
 
 def test_compare_page_shows_theme_names_and_field_labels_as_text(hostile_store):
     app = page_test(pages.compare_page).run()
+    app.session_state["compare_findings_open"] = True
     app.multiselect(key="compare_fields").set_value(["mental_health", "substance_use"]).run()
     app.radio(key="compare_focus_kind").set_value("a theme").run()
     app.toggle(key="compare_timelens").set_value(True).run()
@@ -427,6 +428,7 @@ def _read(app: AppTest) -> str:
 def test_compare_judges_only_the_fields_chosen(constructed_store):
     app = page_test(pages.compare_page).run()
     everything = ["mental_health", "substance_use", "criminal_justice", "homelessness"]
+    app.session_state["compare_findings_open"] = True  # the verdicts are judged when opened
     app.multiselect(key="compare_fields").set_value(everything).run()
     assert not app.exception
     # All four: T1 has no homelessness excerpt, so it is not shared (nor anyone's own).
