@@ -223,3 +223,31 @@ def test_the_start_pages_findings_do_not_import_scipy():
     code = "import sys, pipelines.analysis.findings; print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_broad_theme_shared_only_through_each_fields_own_themes_says_so():
+    """Fine themes each distinctive to another field can add up to a broad theme every field
+    writes about; the sentence then names them instead of saying only that all fields share it."""
+    broad = _theme(60)
+    broad.key, broad.label, broad.verdict, broad.level = "B1", "Life after", "shared", 1
+    children = []
+    for key, label, size, verdict, field in (
+        ("T1", "Housing first", 25, "distinctive", "homelessness"),
+        ("T2", "Age-graded theory", 20, "distinctive", "criminal_justice"),
+        ("T3", "User voice", 15, "mixed", None),
+    ):
+        child = _theme(size)
+        child.key, child.label, child.parent = key, label, "B1"
+        child.verdict, child.verdict_field = verdict, field
+        children.append(child)
+    labels = {f: f.replace("_", " ").capitalize() for f in FIELDS}
+    sentence = theme_findings([broad], children, labels, 4)[0].sentence
+    assert sentence.startswith("All 4 fields write about life after: 60 excerpts")
+    assert (
+        "but mostly through themes of their own: 'Housing first' (homelessness), "
+        "'Age-graded theory' (criminal justice)" in sentence
+    )
+    assert "it holds the themes 'User voice'" in sentence
+    # Own themes holding under half the excerpts, or all of one field, change nothing.
+    children[0].verdict_field = "criminal_justice"
+    assert "of their own" not in theme_findings([broad], children, labels, 4)[0].sentence

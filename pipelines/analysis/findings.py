@@ -86,11 +86,18 @@ def theme_findings(
 
 def _theme_sentence(theme, level, field_labels, field_count, fine_by_parent) -> str | None:
     name = theme.label
+    children = [t for t in fine_by_parent.get(theme.key, []) if t.label != name]
     if theme.verdict == "shared" and field_count >= 2:
         text = (
             f"All {field_count} fields write about {_lower_first(name)}: {theme.size} excerpts, "
             f"each field within its expected share (binomial test, q ≥ {ALPHA})"
         )
+        if level == "broad" and (own := _fields_own_themes(theme, children)):
+            text += ", but mostly through themes of their own: " + ", ".join(
+                f"'{t.label}' ({_lower_first(field_labels.get(t.verdict_field, t.verdict_field))})"
+                for t in own[:4]
+            )
+            children = [t for t in children if t not in own]
     elif theme.verdict == "distinctive" and theme.verdict_field:
         field = field_labels.get(theme.verdict_field, theme.verdict_field)
         text = (
@@ -98,13 +105,26 @@ def _theme_sentence(theme, level, field_labels, field_count, fine_by_parent) -> 
         )
     else:
         return None
-    inside = [t.label for t in fine_by_parent.get(theme.key, []) if t.label != name][:4]
-    if level == "broad" and inside:
-        text += "; it holds the themes " + ", ".join(f"'{n}'" for n in inside)
+    if level == "broad" and children:
+        text += "; it holds the themes " + ", ".join(f"'{t.label}'" for t in children[:4])
     text += f". Evidence: a {level} theme found in the excerpts"
     if theme.fragile:
         text += f"; fragile (stability {theme.stability:.2f}): it may not re-form when the corpus is resampled"
     return text + "."
+
+
+def _fields_own_themes(theme: Theme, children: list[Theme]) -> list[Theme]:
+    """The fine themes of a shared broad theme that are each distinctive to one field, largest
+    first, when they hold at least half its excerpts and belong to two fields or more: the broad
+    theme is then shared in aggregate only, each field writing on it in its own themes, and a
+    sentence that said only "all fields write about it" would mislead."""
+    own = sorted(
+        (t for t in children if t.verdict == "distinctive" and t.verdict_field),
+        key=lambda t: -t.size,
+    )
+    if sum(t.size for t in own) * 2 < theme.size or len({t.verdict_field for t in own}) < 2:
+        return []
+    return own
 
 
 def concept_verdicts(
