@@ -102,7 +102,9 @@ def _analogues(sub, common) -> None:
     p = sub.add_parser(
         "analogues", parents=[common], help="the nearest excerpts in each other field"
     )
-    p.add_argument("excerpt_id", type=int)
+    p.add_argument(
+        "excerpt_id", metavar="EXCERPT_ID", help="the excerpt's id, or its id from your file"
+    )
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None)
