@@ -191,7 +191,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     index, embedder = _index(conn, args.model)
     query = embedder.encode([args.query])[0]
     fields = [f.strip() for f in args.field.split(",")] if args.field else None
-    _print_rows(index.search(query, k=args.k, fields=fields), args, ["score"])
+    found = index.search(query, k=args.k, fields=fields)
+    if found.empty:
+        known = ", ".join(sorted(set(index.frame["field"])))
+        note(f"no result: no embedded excerpt is in {args.field} (the fields are {known}).")
+    _print_rows(found, args, ["score"])
     return 0
 
 

@@ -209,6 +209,57 @@ def test_adding_an_existing_field_is_exit_2_saying_it_exists(built_db, cli):
     assert store.field_labels(conn)["mental_health"] == "Mental health"
 
 
+HOSTILE = {
+    "export to a folder": (("export", "themes", "--out", "{folder}"), "[E065]"),
+    "graphml to a folder": (
+        ("export", "graph", "--out", "{folder}", "--format", "graphml"),
+        "[E065]",
+    ),
+    "project to a folder": (("export", "project", "--out", "{folder}"), "[E065]"),
+    "workshop to a folder": (
+        (
+            "workshop",
+            "--focus",
+            "hope",
+            "--fields",
+            "mental_health,substance_use",
+            "--out",
+            "{folder}",
+        ),
+        "[E065]",
+    ),
+    "existing field": (("fields", "add", "substance_use"), "[E066]"),
+    "unknown excerpt": (("analogues", "r999"), "[E067]"),
+    "empty excerpt id": (("analogues", ""), "[E067]"),
+    "negative excerpt id": (("analogues", "-3"), "[E067]"),
+    "search k of 0": (("search", "hope", "--k", "0"), "--k"),
+    "search negative k": (("search", "hope", "--k", "-1"), "--k"),
+    "analogues k not a number": (("analogues", "1", "--k", "x"), "--k"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_commands_are_exit_2_with_one_message(case, built_db, cli, tmp_path):
+    args, expected = HOSTILE[case]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    args = tuple(a.format(folder=folder) for a in args)
+    before = dump(built_db)
+    started = time.monotonic()
+    status, _, err = cli(*args)
+    EXIT_2.append(time.monotonic() - started)
+    assert status == 2, err
+    assert expected in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].count("error") == 1
+    assert dump(built_db) == before and list(folder.iterdir()) == []
+
+
+def test_search_in_an_unknown_field_says_why_it_is_empty(built_db, cli):
+    status, out, err = cli("search", "hope", "--field", "astrology")
+    assert status == 0 and out == ""
+    assert "no embedded excerpt is in astrology" in err and "mental_health" in err
+
+
 # --- 3. analogues: external ids, reasons, order, decimals ------------------------------------
 
 
