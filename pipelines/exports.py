@@ -152,15 +152,17 @@ def excerpts_table(conn: sqlite3.Connection) -> pd.DataFrame:
 
 @register("embeddings", formats=("parquet",))
 def embeddings_table(conn: sqlite3.Connection):
-    """Each excerpt's embedding under the current run's model, as an Arrow table whose
+    """Each embedded excerpt's embedding under the current run's model, as an Arrow table whose
     `embedding` column is a fixed-size list of float32 (L2-normalised), beside the excerpt's
-    ids, field and text hash."""
+    ids, field and text hash. Excerpts that await a build have none yet and are left out (the
+    count written says so) rather than failing the export."""
     import pyarrow as pa
 
     run = store.latest_run(conn)
     if run is None:
         raise input_error("E027")
     frame = store.excerpts(conn)
+    frame = frame[frame["text_hash"].isin(store.cached_hashes(conn, run["model_id"]))]
     vectors = store.load_embeddings(conn, run["model_id"], frame["text_hash"].tolist())
     dim = vectors.shape[1] if len(frame) else 0
     flat = pa.array(vectors.reshape(-1), type=pa.float32())

@@ -371,6 +371,17 @@ def test_commands_after_ingest_without_build_use_the_run_and_say_what_awaits(bui
     assert len(found) == 18 and max(row["excerpt_id"] for row in found) == 18
 
 
+def test_embeddings_export_after_ingest_without_build_writes_the_embedded(built_db, tmp_path):
+    import pyarrow.parquet as pq
+
+    _add_new(built_db, tmp_path, 2)
+    out = tmp_path / "embeddings.parquet"
+    done = run(built_db, "export", "embeddings", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "wrote 18 embeddings" in done.stdout
+    assert pq.read_table(out).num_rows == 18
+
+
 def test_analogues_of_an_excerpt_awaiting_a_build_say_so(built_db, tmp_path):
     _add_new(built_db, tmp_path, 1)
     done = run(built_db, "analogues", "n0", "--json")
