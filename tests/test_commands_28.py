@@ -298,6 +298,14 @@ def test_analogues_of_an_unknown_or_ambiguous_id_are_exit_2(built_db, cli, tmp_p
     assert "[E068]" in message and all(str(i) in message for i in ids)
 
 
+def test_analogues_of_an_empty_id_do_not_match_excerpts_without_one(built_db, cli, tmp_path):
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("text,field\nOne without an id.,mental_health\nTwo without.,substance_use\n")
+    assert cli("ingest", str(unnamed))[0] == 0
+    for value in ("", " "):
+        assert "[E067]" in exit_2(cli, built_db, "analogues", value)
+
+
 def test_analogues_are_ordered_by_the_score_shown_with_three_decimals(built_db, cli):
     for excerpt_id in range(1, 19):
         found, _ = _analogues(cli, str(excerpt_id))

@@ -146,8 +146,11 @@ def resolve_excerpt(frame: pd.DataFrame, value: str) -> tuple[int, str | None]:
     """The excerpt that `value` names, by its id or its external id (from the user's file), and a
     note saying which was used when that is not plain. The id wins when a value is both
     (`analogues EXCERPT_ID` has always meant the id); the note names the other excerpt."""
-    by_external = frame.loc[frame["external_id"].astype(str) == value, "excerpt_id"]
-    external = [int(i) for i in by_external]
+    value = value.strip()
+    if not value:  # excerpts without an id in their file have an empty external id
+        raise input_error("E067", None, value=value)
+    ids = frame["external_id"]
+    external = [int(i) for i in frame.loc[ids.notna() & (ids.astype(str) == value), "excerpt_id"]]
     internal = int(value) if value.isdigit() and int(value) in set(frame["excerpt_id"]) else None
     if internal is not None:
         others = [i for i in external if i != internal]
