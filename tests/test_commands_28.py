@@ -32,6 +32,19 @@ WORDS = {
 EXIT_2: list[float] = []
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _record_reliability():
+    """After the file's tests: how many hostile commands they ran, all exit 2, and the slowest."""
+    yield
+    if EXIT_2:
+        record(
+            "commands_28",
+            cases=len(EXIT_2),
+            all_exit_2=True,
+            max_seconds=round(max(EXIT_2), 2),
+        )
+
+
 def write_corpus(path: Path, *, start: int = 1, per_field: int = 6, fields=WORDS) -> Path:
     """A small corpus, `per_field` rows a field, external ids r<start>...; the tenth row's id is
     '2', so it matches another excerpt's internal id."""
@@ -472,13 +485,3 @@ def test_pages_before_a_build_show_what_awaits(page, act, pending_app):
     assert any("2 new excerpts await a build" in info.value for info in app.info)
     if page == "workshop_page":
         assert app.session_state["workshop_pack"].items
-
-
-def test_zz_record():
-    """The figures for the README's reliability table (last, after the cases above have run)."""
-    record(
-        "commands_28",
-        cases=len(EXIT_2),
-        all_exit_2=True,
-        max_seconds=round(max(EXIT_2, default=0.0), 2),
-    )
