@@ -8,6 +8,7 @@ import streamlit as st
 
 from crosswalk_ui import charts, data, timelens_view, views
 from crosswalk_ui.components import (
+    awaiting_build,
     best_per_field,
     default_concept,
     drawing,
@@ -146,6 +147,7 @@ def _side_by_side(frameworks: list[Framework], fields: list[str]) -> None:
     )
     concept_labels = _concept_labels(frameworks)
     index = data.index()
+    awaiting_build(index)
     concept_options = sorted(concept_labels, key=concept_labels.get)
     if focus_kind == "a concept":
         concept = st.selectbox(
@@ -156,6 +158,8 @@ def _side_by_side(frameworks: list[Framework], fields: list[str]) -> None:
             key="compare_concept",
         )
         tag_scores = data.concept_scores(concept)
+        if index.pending:  # per excerpt of the store; the index leaves out those awaiting a build
+            tag_scores = tag_scores[index.covered]
         if np.isfinite(tag_scores).sum() == 0:
             st.caption(
                 "No excerpt is tagged with this concept; showing the closest excerpts instead."

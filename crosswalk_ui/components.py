@@ -195,3 +195,12 @@ def excerpt_columns(
     )
     grid = f"grid-template-columns:repeat({per_row or len(columns)},minmax(0,1fr))"
     st.html(f'{_CARD_STYLE}<div class="cw-columns" style="{grid}">{groups}</div>')
+
+
+def awaiting_build(index) -> None:
+    """Say how many excerpts the page leaves out because they await a build (ingested or
+    uploaded since the last one), instead of failing over their missing embeddings."""
+    from pipelines.embed.search import pending_note
+
+    if index.pending:
+        st.info(f"{pending_note(index.pending)} Until then this page leaves them out.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import excerpt_columns, field_name
+from crosswalk_ui.components import awaiting_build, excerpt_columns, field_name
 from pipelines.ingest.records import EVIDENCE_TYPES, KINDS
 
 TITLE = "Search"
@@ -46,6 +46,7 @@ def render() -> None:
     if not query:
         return
     index = data.index()
+    awaiting_build(index)
     vector = data.embedder(data.model_id()).encode([query])[0]
     # The year filter applies only once narrowed: at full range it must keep undated excerpts too.
     full_range = chosen_years is None or tuple(chosen_years) == span

@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from crosswalk_ui import data
-from crosswalk_ui.components import field_name
+from crosswalk_ui.components import awaiting_build, field_name
 from crosswalk_ui.markup import plain
 from pipelines.errors import InputError
 from pipelines.workshop import pack as workshop
@@ -162,6 +162,7 @@ def render() -> None:
 
 def _preview(pack: workshop.Pack) -> None:
     st.header(f"Pack: {plain(pack.focus_label)}")
+    awaiting_build(data.index())
     st.text(
         f"{len(pack.items)} items from {len(pack.bibliography())} sources · "
         + ", ".join(

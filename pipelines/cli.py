@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipelines import store
-from pipelines.errors import InputError
+from pipelines.errors import InputError, input_error
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -143,17 +143,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index(conn, model: str | None):
+def _index(conn, model: str | None, frame=None):
+    """The search index of the current run's model and its embedder. Excerpts that await a build
+    are left out, and one line on stderr says how many (the index covers what is embedded)."""
     from pipelines.embed.embedders import get_embedder
-    from pipelines.embed.search import Index
+    from pipelines.embed.search import Index, pending_note
 
     run = store.latest_run(conn)
     embedder = get_embedder(model or (run["model_id"] if run is not None else None))
-    return Index.load(conn, embedder.model_id), embedder
+    index = Index.load(conn, embedder.model_id, frame=frame)
+    if index.pending:
+        note(pending_note(index.pending))
+    return index, embedder
+
+
+def note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _shown(frame, columns: list[str]):
+    """`frame` with its scores as printed: three decimals (a float32 score printed in full read
+    0.6502000093460083)."""
+    scores = [c for c in ("score", "similarity") if c in columns]
+    return frame.assign(**{c: frame[c].astype(float).round(3) for c in scores})
 
 
 def _print_rows(frame, args, extra: list[str]) -> None:
     columns = ["excerpt_id", "external_id", "field", "kind", "short_citation", *extra, "text"]
+    frame = _shown(frame, extra)
     if args.json:
         print(
             frame[columns + ["citation", "evidence_type", "location"]].to_json(
@@ -162,7 +179,9 @@ def _print_rows(frame, args, extra: list[str]) -> None:
         )
         return
     for row in frame.itertuples():
-        values = " ".join(f"{getattr(row, c)}" for c in extra)
+        values = " ".join(
+            f"{v:.3f}" if isinstance(v, float) else f"{v}" for v in (getattr(row, c) for c in extra)
+        )
         print(f"[{row.excerpt_id}] {row.field} | {row.short_citation} | {values}\n    {row.text}")
 
 
@@ -172,15 +191,34 @@ def cmd_search(args: argparse.Namespace) -> int:
     index, embedder = _index(conn, args.model)
     query = embedder.encode([args.query])[0]
     fields = [f.strip() for f in args.field.split(",")] if args.field else None
-    _print_rows(index.search(query, k=args.k, fields=fields), args, ["score"])
+    found = index.search(query, k=args.k, fields=fields)
+    if found.empty:
+        known = ", ".join(sorted(set(index.frame["field"])))
+        note(f"no result: no embedded excerpt is in {args.field} (the fields are {known}).")
+    _print_rows(found, args, ["score"])
     return 0
 
 
 @command("analogues")
 def cmd_analogues(args: argparse.Namespace) -> int:
+    """Analogues of an excerpt named by its id or its external id; an empty answer says why."""
+    from pipelines.embed.search import resolve_excerpt
+
     conn = open_store(args)
-    index, _ = _index(conn, args.model)
-    _print_rows(index.analogues(args.excerpt_id, k=args.k), args, ["rank", "similarity"])
+    frame = store.excerpts(conn)
+    if frame.empty:
+        raise input_error("E024")
+    excerpt_id, which = resolve_excerpt(frame, args.excerpt_id)
+    if which:
+        note(which)
+    index, _ = _index(conn, args.model, frame=frame)
+    reason = index.no_analogues_reason(excerpt_id)
+    if reason:
+        note(reason)
+        found = index.frame.iloc[0:0].assign(rank=[], similarity=[])
+    else:
+        found = index.analogues(excerpt_id, k=args.k)
+    _print_rows(found, args, ["rank", "similarity"])
     return 0
 
 
@@ -210,13 +248,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 @command("fields")
 def cmd_fields(args: argparse.Namespace) -> int:
-    from pipelines.errors import input_error
     from pipelines.ingest.records import FIELD_SLUG
 
     conn = open_store(args)
     if args.action == "add":
         if not args.slug or not FIELD_SLUG.match(args.slug):
             raise input_error("E020", None, value=args.slug or "")
+        labels = store.field_labels(conn)
+        if args.slug in labels:
+            raise input_error("E066", None, value=args.slug, label=labels[args.slug])
         with store.transaction(conn):
             store.add_field(conn, args.slug, args.label)
     elif args.action in ("close", "open"):
@@ -229,13 +269,13 @@ def cmd_fields(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("workshop")
-def cmd_workshop(args: argparse.Namespace) -> int:
-    from pipelines.errors import input_error
-    from pipelines.workshop.formats import format_for, render
-    from pipelines.workshop.pack import PackRequest, build_pack_from_store
+def _workshop_paths(args: argparse.Namespace) -> tuple[Path, str, Path | None]:
+    """The pack's path and format and the references' path, refused (exit 2) before any work."""
+    from pipelines.workshop.formats import format_for
 
     out = Path(args.out)
+    if out.is_dir():
+        raise input_error("E065", None, value=str(out), example=out / "workshop-pack.docx")
     fmt = format_for(out, args.format)
     if not out.parent.is_dir():
         raise input_error("E029", None, value=str(out), detail="its folder does not exist")
@@ -246,6 +286,17 @@ def cmd_workshop(args: argparse.Namespace) -> int:
         )
     if references is not None and not references.parent.is_dir():
         raise input_error("E029", None, value=str(references), detail="its folder does not exist")
+    return out, fmt, references
+
+
+@command("workshop")
+def cmd_workshop(args: argparse.Namespace) -> int:
+    from pipelines.embed.search import pending_note
+    from pipelines.exports import write_atomic
+    from pipelines.workshop.formats import render
+    from pipelines.workshop.pack import PackRequest, build_pack, store_context
+
+    out, fmt, references = _workshop_paths(args)
     request = PackRequest(
         focus=args.focus,
         fields=tuple(f.strip() for f in args.fields.split(",") if f.strip()),
@@ -257,16 +308,17 @@ def cmd_workshop(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     conn = open_store(args)
-    pack = build_pack_from_store(conn, request, model=args.model)
-    data = render(pack, fmt)
-    partial = out.with_name(out.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(out)
+    context = store_context(conn, model=args.model)
+    # The pack is chosen from the embedded excerpts; the rest wait for the next build.
+    pending = store.counts(conn)["excerpts"] - len(context["frame"])
+    if pending > 0:
+        note(pending_note(pending))
+    pack = build_pack(request, **context)
+    write_atomic(out, render(pack, fmt))
     for warning in pack.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote a {len(pack.items)}-item pack on {pack.focus_label} to {out} ({fmt})")
     if references is not None:
-        from pipelines.handoff.common import write_atomic
         from pipelines.handoff.references import reference_sources, references_text
 
         found = reference_sources(conn, excerpt_ids=[item.excerpt_id for item in pack.items])

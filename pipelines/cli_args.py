@@ -33,6 +33,18 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     return parser
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count of results: 0 or less would give an empty or a wrong
+    answer (a negative k once raised a ValueError deep in the search), so it is a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number (1 or more)")
+    return value
+
+
 def _ingest(sub, common) -> None:
     p = sub.add_parser("ingest", parents=[common], help="read files into the store")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -93,7 +105,7 @@ def _search(sub, common) -> None:
     p = sub.add_parser("search", parents=[common], help="semantic search")
     p.add_argument("query")
     p.add_argument("--field", help="one field or a comma-separated list")
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", type=positive_int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None)
 
@@ -102,8 +114,10 @@ def _analogues(sub, common) -> None:
     p = sub.add_parser(
         "analogues", parents=[common], help="the nearest excerpts in each other field"
     )
-    p.add_argument("excerpt_id", type=int)
-    p.add_argument("--k", type=int, default=3)
+    p.add_argument(
+        "excerpt_id", metavar="EXCERPT_ID", help="the excerpt's id, or its id from your file"
+    )
+    p.add_argument("--k", type=positive_int, default=3)
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None)
 

@@ -86,6 +86,15 @@ MESSAGES: dict[str, str] = {
     "E059": "the PDF goes past a safety limit of the PDF reader ({detail}). It may be a "
     "decompression bomb (a stream that inflates past {limit} bytes) or built to exhaust the "
     "reader; refused. Copy the text into a .txt file if the PDF is genuine.",
+    "E064": "none of the store's {count} excerpts has an embedding for {model} yet. Run "
+    "`python -m pipelines build` first.",
+    "E065": "--out {value} is a folder. Give a file name, for example {example}.",
+    "E066": "field '{value}' already exists (label '{label}'). Nothing was changed; give a new "
+    "slug to add a field (no command changes an existing field's label).",
+    "E067": "no excerpt has the id or the external id '{value}'. Give an excerpt_id or an "
+    "external_id from `python -m pipelines export excerpts --out excerpts.csv`.",
+    "E068": "the external id '{value}' is on {count} excerpts (from different files): excerpt "
+    "ids {ids}. Give one of those ids instead.",
 }
 
 

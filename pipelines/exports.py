@@ -8,8 +8,12 @@ that a spreadsheet would run as a formula are neutralised), and as Parquet for o
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,42 @@ from pipelines import store
 from pipelines.errors import input_error
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF):
+# a parser refuses the whole file over one of them, and lxml refuses to write it.
+XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_clean(text: str) -> str:
+    """`text` without the characters XML cannot hold (a control character pasted into a theme
+    name or a field label would otherwise fail the whole export)."""
+    return XML_ILLEGAL.sub("", text)
+
+
+@contextmanager
+def atomic_path(out: Path) -> Iterator[Path]:
+    """A temporary path in `out`'s folder to write to; renamed over `out` when the block ends
+    without an error, removed when it fails. A reader never sees half a file, and a failed export
+    leaves the previous file whole (writers that take a path, such as pandas and networkx, cannot
+    be handed a half-written file to clean up otherwise)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is an ordinary file
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(out: Path, data: bytes) -> None:
+    """Write `data` to `out` through `atomic_path`."""
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
 
 
 def neutralise(value):
@@ -112,15 +152,17 @@ def excerpts_table(conn: sqlite3.Connection) -> pd.DataFrame:
 
 @register("embeddings", formats=("parquet",))
 def embeddings_table(conn: sqlite3.Connection):
-    """Each excerpt's embedding under the current run's model, as an Arrow table whose
+    """Each embedded excerpt's embedding under the current run's model, as an Arrow table whose
     `embedding` column is a fixed-size list of float32 (L2-normalised), beside the excerpt's
-    ids, field and text hash."""
+    ids, field and text hash. Excerpts that await a build have none yet and are left out (the
+    count written says so) rather than failing the export."""
     import pyarrow as pa
 
     run = store.latest_run(conn)
     if run is None:
         raise input_error("E027")
     frame = store.excerpts(conn)
+    frame = frame[frame["text_hash"].isin(store.cached_hashes(conn, run["model_id"]))]
     vectors = store.load_embeddings(conn, run["model_id"], frame["text_hash"].tolist())
     dim = vectors.shape[1] if len(frame) else 0
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
@@ -137,28 +179,62 @@ def embeddings_table(conn: sqlite3.Connection):
 
 
 def write_table(frame: pd.DataFrame, out: Path, fmt: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        # Cells as they are: a Parquet reader runs no formulas.
-        frame.to_parquet(out, index=False, engine="pyarrow")
-    elif fmt == "csv":
-        safe = frame.copy()
-        for column in safe.columns:
-            if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-                safe[column] = safe[column].map(neutralise)
-        safe.to_csv(out, index=False)
-    elif fmt == "json":
-        out.write_text(
-            frame.to_json(orient="records", force_ascii=False, indent=1), encoding="utf-8"
-        )
-    else:  # pragma: no cover - guarded by export()
-        raise ValueError(fmt)
+    with atomic_path(out) as tmp:
+        if fmt == "parquet":
+            # Cells as they are: a Parquet reader runs no formulas.
+            frame.to_parquet(tmp, index=False, engine="pyarrow")
+        elif fmt == "csv":
+            safe = frame.copy()
+            for column in safe.columns:
+                if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+                    safe[column] = safe[column].map(neutralise)
+            safe.to_csv(tmp, index=False)
+        elif fmt == "json":
+            tmp.write_text(
+                frame.to_json(orient="records", force_ascii=False, indent=1), encoding="utf-8"
+            )
+        else:  # pragma: no cover - guarded by export()
+            raise ValueError(fmt)
+
+
+def xml_safe_graph(graph):
+    """A copy of `graph` whose node ids, attribute names and text values XML can carry."""
+    import networkx as nx
+
+    def clean(value):
+        return xml_clean(value) if isinstance(value, str) else value
+
+    def clean_all(attrs: dict) -> None:
+        cleaned = {clean(k): clean(v) for k, v in attrs.items()}
+        attrs.clear()
+        attrs.update(cleaned)
+
+    safe = nx.relabel_nodes(graph, {n: clean(n) for n in graph.nodes}, copy=True)
+    for _, attrs in safe.nodes(data=True):
+        clean_all(attrs)
+    for *_, attrs in safe.edges(data=True):
+        clean_all(attrs)
+    clean_all(safe.graph)
+    return safe
+
+
+def write_graph(graph, out: Path, fmt: str) -> None:
+    import networkx as nx
+
+    with atomic_path(out) as tmp:
+        if fmt == "graphml":
+            nx.write_graphml(xml_safe_graph(graph), tmp)
+        else:
+            data = nx.node_link_data(graph, edges="links")
+            tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
 
 
 def export(conn: sqlite3.Connection, what: str, out: Path, fmt: str | None = None) -> int:
     """Write export `what` to `out`; returns the number of rows (or nodes) written."""
     if what not in EXPORTERS:
         raise input_error("E025", None, what="export", value=what, known=", ".join(EXPORTERS))
+    if out.is_dir():
+        raise input_error("E065", None, value=str(out), example=out / f"{what}.{fmt or 'csv'}")
     exporter = EXPORTERS[what]
     fmt = fmt or (out.suffix.lstrip(".").lower() or exporter.formats[0])
     if fmt not in exporter.offered:
@@ -174,20 +250,13 @@ def export(conn: sqlite3.Connection, what: str, out: Path, fmt: str | None = Non
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(result, out)
+        with atomic_path(out) as tmp:
+            pq.write_table(result, tmp)
         return result.num_rows
     import networkx as nx
 
     if isinstance(result, nx.Graph):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "graphml":
-            nx.write_graphml(result, out)
-        else:
-            out.write_text(
-                json.dumps(nx.node_link_data(result, edges="links"), indent=1, default=str),
-                encoding="utf-8",
-            )
+        write_graph(result, out, fmt)
         return result.number_of_nodes()
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    write_atomic(out, json.dumps(result, indent=1, ensure_ascii=False, default=str).encode())
     return len(result)

@@ -102,7 +102,7 @@ def test_guids_are_stable_across_exports_of_the_same_run(small, tmp_path):
 
 
 def test_a_failed_export_leaves_the_previous_file(small, tmp_path, monkeypatch):
-    from pipelines.handoff import common
+    from pipelines import exports  # every export's atomic write lives there (#28)
 
     out = _export(small, "project", tmp_path / "study.qdpx")
     before = out.read_bytes()
@@ -110,7 +110,7 @@ def test_a_failed_export_leaves_the_previous_file(small, tmp_path, monkeypatch):
     def broken(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(common.os, "replace", broken)
+    monkeypatch.setattr(exports.os, "replace", broken)
     assert main(["export", "project", "--db", str(small), "--out", str(out)]) == 1
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["study.qdpx"]  # no temporary file left

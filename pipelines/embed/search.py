@@ -28,26 +28,47 @@ def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     return candidates[np.argsort(-values, kind="stable")[:k]]
 
 
+def pending_note(count: int) -> str:
+    """The one line that says how many excerpts a search leaves out until the next build."""
+    if count == 1:
+        return "1 new excerpt awaits a build (`python -m pipelines build`)."
+    return f"{count} new excerpts await a build (`python -m pipelines build`)."
+
+
 @dataclass
 class Index:
-    """The corpus, its embeddings and their field-centred form, loaded once."""
+    """The embedded excerpts, their embeddings and their field-centred form, loaded once.
+
+    Only excerpts with an embedding under the model are in it: after an ingest without a build
+    (or a build killed while embedding) the new ones are left out, counted in `pending`, and
+    `covered` marks, per row of the frame it was loaded from, the rows that are in."""
 
     frame: pd.DataFrame
     vectors: np.ndarray
     centred: np.ndarray
     model_id: str
+    pending: int = 0
+    covered: np.ndarray | None = None
 
     @classmethod
     def load(
         cls, conn: sqlite3.Connection, model_id: str, *, frame: pd.DataFrame | None = None
     ) -> Index:
-        """The index of the store's excerpts; `frame` is `store.excerpts(conn)` when the caller
-        has it already (the app shares one copy between its pages and the index)."""
+        """The index of the store's embedded excerpts; `frame` is `store.excerpts(conn)` when the
+        caller has it already (the app shares one copy between its pages and the index). Raises
+        E064 when none is embedded yet (nothing to search: build first)."""
         frame = store.excerpts(conn) if frame is None else frame
         if frame.empty:
             raise input_error("E024")
+        covered = frame["text_hash"].isin(store.cached_hashes(conn, model_id)).to_numpy()
+        if not covered.any():
+            raise input_error("E064", None, count=len(frame), model=model_id)
+        pending = int((~covered).sum())
+        if pending:
+            frame = frame[covered].reset_index(drop=True)
         vectors = store.load_embeddings(conn, model_id, frame["text_hash"].tolist())
-        return cls(frame, vectors, theme_space(vectors, frame["field"].tolist()), model_id)
+        centred = theme_space(vectors, frame["field"].tolist())
+        return cls(frame, vectors, centred, model_id, pending, covered)
 
     def search(
         self,
@@ -96,11 +117,53 @@ class Index:
             positions.append(self._positions[int(excerpt_id)])
         out: dict[int, pd.DataFrame] = {}
         found = nearest_per_field(positions, self.centred, self.frame["field"].to_numpy(), k=k)
-        for excerpt_id, position, per_field in zip(excerpt_ids, positions, found, strict=True):
+        for excerpt_id, per_field in zip(excerpt_ids, found, strict=True):
+            # The similarity shown is the one they were ranked by (of the field-centred
+            # vectors): the raw vectors' similarity put rank 1 below rank 2 now and then.
             picked = [i for items in per_field.values() for i, _ in items]
             ranks = [rank for items in per_field.values() for rank in range(1, len(items) + 1)]
-            similarity = self.vectors[picked] @ self.vectors[position]
+            similarity = [score for items in per_field.values() for _, score in items]
             out[excerpt_id] = self.frame.iloc[picked].assign(
-                rank=ranks, similarity=np.round(similarity.astype(float), 4)
+                rank=ranks, similarity=np.round(np.asarray(similarity, dtype=float), 4)
             )
         return out
+
+    def no_analogues_reason(self, excerpt_id: int) -> str | None:
+        """Why `excerpt_id` has no analogues (it awaits a build, or there is no other field), or
+        None when it has some."""
+        if int(excerpt_id) not in self._positions:
+            return (
+                f"excerpt {excerpt_id} has no embedding yet, so it has no analogues: run "
+                "`python -m pipelines build` first."
+            )
+        fields = set(self.frame["field"])
+        if len(fields) < 2:
+            return f"no other field: every embedded excerpt is in {fields.pop()}."
+        return None
+
+
+def resolve_excerpt(frame: pd.DataFrame, value: str) -> tuple[int, str | None]:
+    """The excerpt that `value` names, by its id or its external id (from the user's file), and a
+    note saying which was used when that is not plain. The id wins when a value is both
+    (`analogues EXCERPT_ID` has always meant the id); the note names the other excerpt."""
+    value = value.strip()
+    if not value:  # excerpts without an id in their file have an empty external id
+        raise input_error("E067", None, value=value)
+    ids = frame["external_id"]
+    external = [int(i) for i in frame.loc[ids.notna() & (ids.astype(str) == value), "excerpt_id"]]
+    internal = int(value) if value.isdigit() and int(value) in set(frame["excerpt_id"]) else None
+    if internal is not None:
+        others = [i for i in external if i != internal]
+        if not others:
+            return internal, None
+        return internal, (
+            f"'{value}' is excerpt {internal}'s id and the external id of excerpt "
+            f"{', '.join(map(str, others))}; used excerpt {internal} (the internal id)."
+        )
+    if not external:
+        raise input_error("E067", None, value=value)
+    if len(external) > 1:
+        raise input_error(
+            "E068", None, value=value, count=len(external), ids=", ".join(map(str, external))
+        )
+    return external[0], f"'{value}' is the external id of excerpt {external[0]}."

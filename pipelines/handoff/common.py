@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 import uuid
-from pathlib import Path
 
-# Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF):
-# a parser refuses the whole file over one of them, so they are dropped.
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+from pipelines.exports import write_atomic, xml_clean
+
+__all__ = ["guid_maker", "write_atomic", "xml_text"]
 
 # Fixed, so that the same key gives the same GUID in every export.
 CROSSWALK_NAMESPACE = uuid.UUID("6f1c8b52-4d0e-5b7a-9a63-2f0c1d7e8a41")
@@ -23,7 +19,7 @@ def xml_text(value) -> str:
     if value is None:
         return ""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _XML_ILLEGAL.sub("", text)
+    return xml_clean(text)
 
 
 def guid_maker(scope: str):
@@ -35,19 +31,3 @@ def guid_maker(scope: str):
         return str(uuid.uuid5(namespace, f"{kind}:{key}"))
 
     return guid
-
-
-def write_atomic(out: Path, data: bytes) -> None:
-    """Write `data` to `out` through a temporary file in the same folder and a rename, so a reader
-    never sees half a file and a failed export leaves the old file in place."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is an ordinary file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

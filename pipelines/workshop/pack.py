@@ -292,18 +292,20 @@ def store_context(conn: sqlite3.Connection, *, model: str | None = None) -> dict
     """Everything `build_pack` needs besides the request: the corpus, its embeddings, the current
     run's results and themes (with the user's edits), the field labels and the encoder."""
     from pipelines.embed.embedders import get_embedder
+    from pipelines.embed.search import Index
 
     run_id = current_run_id(conn)
     run = store.latest_run(conn)
     embedder = get_embedder(model or run["model_id"])
-    frame = store.excerpts(conn)
+    # The embedded excerpts only: those ingested since the last build wait for the next one.
+    index = Index.load(conn, embedder.model_id)
     themes, assignments = effective_themes(conn, run_id)
     broad_themes, broad_assignments = effective_themes(conn, run_id, level=THEME_BROAD)
     return {
         "broad_themes": broad_themes,
         "broad_assignments": broad_assignments,
-        "frame": frame,
-        "vectors": store.load_embeddings(conn, embedder.model_id, frame["text_hash"].tolist()),
+        "frame": index.frame,
+        "vectors": index.vectors,
         "results": {name: store.run_result(conn, run_id, name) for name in RESULT_NAMES},
         "themes": themes,
         "assignments": assignments,
