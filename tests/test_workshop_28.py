@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from pipelines import store
+from pipelines.analysis.concepts import Concept, Framework
 from pipelines.embed.embedders import HashEmbedder
 from pipelines.workshop.formats import render
 from pipelines.workshop.masking import card_front
@@ -31,27 +32,32 @@ LABELS = {
     "substance_use": "Substance use",
     "criminal_justice": "Criminal justice",
 }
-HOPE = {
-    "key": "chime/hope",
-    "label": "Hope and optimism about the future",
-    "description": "A belief that life can get better and that recovery is achievable, often "
+HOPE = Concept(
+    framework="chime",
+    id="hope",
+    label="Hope and optimism about the future",
+    description="A belief that life can get better and that recovery is achievable, often "
     "sustained by role models, motivation and positive expectations held by the person and "
     "those around them.",
-    "cues": ["believing things can improve", "optimism about the future", "hope for recovery"],
-}
-SECONDARY = {
-    "key": "desistance_phases/secondary",
-    "label": "Secondary (identity) desistance",
-    "description": "A change in how a person sees themselves.",
-    "cues": ["new identity"],
-}
+    cues=["believing things can improve", "optimism about the future", "hope for recovery"],
+)
+SECONDARY = Concept(
+    framework="desistance_phases",
+    id="secondary",
+    label="Secondary (identity) desistance",
+    description="A change in how a person sees themselves.",
+    cues=["new identity"],
+)
 FRAMEWORKS = [
-    {"id": "chime", "label": "CHIME personal recovery processes", "concepts": [HOPE]},
-    {
-        "id": "desistance_phases",
-        "label": "Primary, secondary and tertiary desistance",
-        "concepts": [SECONDARY],
-    },
+    Framework("chime", "CHIME personal recovery processes", None, "framework", "", [HOPE]),
+    Framework(
+        "desistance_phases",
+        "Primary, secondary and tertiary desistance",
+        "criminal_justice",
+        "framework",
+        "",
+        [SECONDARY],
+    ),
 ]
 ON_HOPE = re.compile(r"\b(?:hope|optimis|futur)", re.IGNORECASE)
 
@@ -168,7 +174,7 @@ def corpus(extra: list[dict] | None = None) -> pd.DataFrame:
 
 def results(frame: pd.DataFrame, *, tags: dict | None = None, **overrides) -> dict:
     base = {
-        "frameworks": FRAMEWORKS,
+        "frameworks": [f.to_json() for f in FRAMEWORKS],
         "tags": tags or {},
         "coverage": {"chime/hope": {f: 0.2 for f in THREE}},
         "vocabulary": [],

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import lexicons, store
+from pipelines.analysis.concepts import Framework
 from pipelines.analysis.contract import THEME_BROAD
 from pipelines.analysis.focus import Focus, resolve_focus
 from pipelines.analysis.results import current_run_id, effective_themes
@@ -309,10 +310,10 @@ def readable_concepts(results: dict) -> dict[str, str]:
     ("Secondary (identity) desistance (Primary, secondary and tertiary desistance)"), never the
     internal key; the framework's name drops its own parenthesis, so the label stays short."""
     out = {}
-    for framework in results.get("frameworks") or []:
-        name = framework.get("label", "").split(" (")[0].strip()
-        for concept in framework.get("concepts", []):
-            out[concept["key"]] = f"{concept['label']} ({name})" if name else concept["label"]
+    for framework in (Framework.from_json(f) for f in results.get("frameworks") or []):
+        name = framework.label.split(" (")[0].strip()
+        for concept in framework.concepts:
+            out[concept.key] = f"{concept.label} ({name})" if name else concept.label
     return out
 
 

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from pipelines.analysis.concepts import Concept, Framework, concepts_by_key
 from pipelines.analysis.focus import Focus, tag_scores
 
 CUE_MAX_SHARE = 0.10  # a label word this share of the corpus's excerpts use is no cue
@@ -72,12 +73,12 @@ def _prefix_pattern(prefixes: list[str]) -> re.Pattern | None:
     return re.compile(r"\b(?:" + "|".join(prefixes) + r")", re.IGNORECASE)
 
 
-def cue_matches(concept: dict, texts: list[str]) -> np.ndarray:
+def cue_matches(concept: Concept, texts: list[str]) -> np.ndarray:
     """Per text: whether one of the concept's cues (an uncommon content word of its label) is in
     it, by the rule in the module docstring."""
     label_words = {
         stem(w)
-        for w in re.findall(r"[A-Za-z]+", concept.get("label", ""))
+        for w in re.findall(r"[A-Za-z]+", concept.label)
         if len(w) >= MIN_WORD and w.lower() not in ENGLISH_STOP_WORDS
     }
     found = np.zeros(len(texts), dtype=bool)
@@ -94,12 +95,13 @@ def on_focus(focus: Focus, frame: pd.DataFrame, results: dict) -> Focus:
     module docstring's rule accepts; a theme or a question as the resolver marked them."""
     if focus.kind != "concept":
         return focus
-    concepts = {c["key"]: c for f in results.get("frameworks") or [] for c in f.get("concepts", [])}
+    frameworks = [Framework.from_json(f) for f in results.get("frameworks") or []]
+    concept = concepts_by_key(frameworks)[focus.key]
     tagged = ~np.isneginf(tag_scores(results.get("tags") or {}, frame["excerpt_id"], focus.key))
     closeness = focus.scores - tagged  # the resolver ranks tagged excerpts first by adding 1
     spread = float(closeness.std()) or 1.0
     close_enough = (closeness - float(closeness.mean())) / spread >= CUE_MIN_Z
-    cued = cue_matches(concepts.get(focus.key, {}), frame["text"].astype(str).tolist())
+    cued = cue_matches(concept, frame["text"].astype(str).tolist())
     return replace(focus, relevant=(tagged | cued) & close_enough)
 
 
