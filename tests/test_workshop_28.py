@@ -216,12 +216,14 @@ def test_every_card_of_a_concept_pack_is_on_the_focus_never_padding():
     assert sum("only 5 excerpt(s)" in w for w in pack.warnings) == 3
 
 
-def test_a_tagged_excerpt_counts_as_on_the_focus_without_the_cue_word():
+def test_a_tag_without_the_cue_word_does_not_make_a_card():
+    """The tagger is a guess; the rule a trainer can check is the concept's word in the text."""
     frame = corpus([{"field": "criminal_justice", "text": "Belief that life can get better."}])
     tagged = str(int(frame["excerpt_id"].iloc[-1]))
     tags = {tagged: [{"concept": "chime/hope", "score": 0.9}]}
     pack = pack_of(frame, results=results(frame, tags=tags))
-    assert int(tagged) in {i.excerpt_id for i in pack.items}
+    assert int(tagged) not in {i.excerpt_id for i in pack.items}
+    assert all(ON_HOPE.search(i.text) for i in pack.items)
 
 
 def test_definitions_table_holds_definitions_of_recovery_or_desistance_only():
@@ -521,7 +523,7 @@ def _hand_coded(conn, pack, code: str) -> int:
 
 @pytest.mark.model
 def test_real_store_packs_are_on_focus_readable_and_plain(real_store):
-    """Three foci on the bundled store: every card carries the focus's cue or tag, no front hides
+    """Three foci on the bundled store: every card carries the focus's cue, no front hides
     more than the cap, the issue's give-aways never show, no prompt quotes a statistic, and the
     CJ study-design note is not a definition. Figures go to the reliability record."""
     from pipelines.workshop.masking import MASK_CAP
@@ -534,11 +536,7 @@ def test_real_store_packs_are_on_focus_readable_and_plain(real_store):
         ("cross_field/stigma_and_labels", "stigma_labels", r"\b(?:stigma|label)"),
     ]:
         pack = build_pack_from_store(conn, PackRequest(focus=focus, fields=THREE, items=24))
-        off = [
-            i.text
-            for i in pack.items
-            if not re.search(cue, i.text, re.IGNORECASE) and focus not in i.concept_keys
-        ]
+        off = [i.text for i in pack.items if not re.search(cue, i.text, re.IGNORECASE)]
         assert off == []
         shares = [i.hidden_share for i in pack.items]
         assert max(shares) <= MASK_CAP

@@ -7,24 +7,29 @@ corpus mean; on the bundled corpus and model only 0.19 of the excerpts of three 
 relevant to `chime/hope` carry the development set's hand code "hope" (`benchmarks/devset`), and
 closeness alone cannot fix that: even at a cosine of 0.5 to the concept, only 0.24 of them do.
 
-So a pack holds a concept focus to a stated rule. An excerpt is **on the focus** when
+So a pack holds a concept focus to a stated rule a trainer can check on every card. An excerpt
+is **on the focus** when
 
-1. it is tagged with the concept, or the concept's *cue* is in its text, and
+1. the concept's *cue* is in its text, and
 2. it is at least as close to the concept as the corpus's mean excerpt (`CUE_MIN_Z`), so a
    passing mention inside a text about something else does not count.
 
 A cue is a content word of the concept's label, matched as the start of a word ("hope" finds
 "hopeful", "identity" finds "identities", "stigma" finds "stigmatised"). Label words that at
 least `CUE_MAX_SHARE` of the corpus's excerpts use ("recovery", "life", "desistance") are left
-out: they say nothing about the concept. The concept's cue phrases were measured too and are not
-used: they are generic ("quality of life", "peer support") and lowered the precision for five of
-the seven concepts below (connectedness 0.55 to 0.44). Measured on the bundled corpus with the bundled model against the hand
-codes (mental health, substance use and criminal justice; the share of the candidates coded with
-the matching code, old rule to this one): `chime/hope` 0.19 to 0.70, `chime/identity` 0.35 to
-0.73, `chime/meaning` 0.21 to 0.59, `chime/empowerment` 0.35 to 0.60, `chime/connectedness`
-0.43 to 0.55, `cross_field/stigma_and_labels` 0.45 to 0.87, `cross_field/nonlinear_process`
-0.33 to 0.48. The price is fewer candidates (20 to 75 against 84 to 129): a concept whose words
-few excerpts use gets a smaller pack with a warning, never padding.
+out: they say nothing about the concept. Tags still rank the candidates first, but a tag alone
+does not make an excerpt a candidate, and the concept's cue phrases are not cues: both were
+measured and both let in what a trainer would not call on the focus (of the excerpts tagged with
+`chime/identity` but without the word, 0.36 carry the hand code; with `cross_field/stigma_and_labels`
+0.54; the cue phrases are generic, "quality of life", "peer support").
+
+Measured on the bundled corpus with the bundled model against the hand codes (mental health,
+substance use and criminal justice; the share of the candidates coded with the matching code,
+the resolver's rule to this one): `chime/hope` 0.19 to 0.70, `chime/identity` 0.35 to 0.82,
+`cross_field/stigma_and_labels` 0.45 to 0.98, `chime/meaning` 0.21 to 0.52, `chime/empowerment`
+0.35 to 0.42, `cross_field/nonlinear_process` 0.33 to 0.45, `chime/connectedness` 0.43 to 1.00.
+The price is fewer candidates (5 to 69 against 84 to 129): a concept whose words few excerpts use
+(connectedness: 5) gets a smaller pack with a warning, never padding.
 
 A theme focus keeps its members (they are the theme), and a question keeps the resolver's rule:
 a question's words are mostly the corpus's common ones, and there are no hand codes to measure a
@@ -102,7 +107,7 @@ def on_focus(focus: Focus, frame: pd.DataFrame, results: dict) -> Focus:
     spread = float(closeness.std()) or 1.0
     close_enough = (closeness - float(closeness.mean())) / spread >= CUE_MIN_Z
     cued = cue_matches(concept, frame["text"].astype(str).tolist())
-    return replace(focus, relevant=(tagged | cued) & close_enough)
+    return replace(focus, relevant=cued & close_enough)
 
 
 def defines_recovery(text: str, kind: str | None) -> bool:
