@@ -14,6 +14,7 @@ their readable names; a theme the run could only name by its key terms is not qu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,8 +79,10 @@ def discussion_prompts(
 
 
 def _concept_name(focus: Focus) -> str:
-    """The concept's label without its internal key."""
-    return focus.label.removesuffix(f" ({focus.key})")
+    """The concept's label without its internal key, written to stand mid-sentence ("hope and
+    optimism about the future"; an acronym such as "CHIME" keeps its capitals)."""
+    label = focus.label.removesuffix(f" ({focus.key})")
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def _coverage(focus, fields, name: Name, results, field_counts, left_out) -> list[Prompt]:
@@ -188,9 +191,7 @@ def _theme_prompt(theme: dict, cards: int, size: int, cells: dict, name: Name) -
 
 def _field_names(text: str, name: Name) -> str:
     """The run's verdict text with field slugs written as their labels."""
-    for slug in sorted({w.strip(",;():") for w in text.split() if "_" in w}, key=len, reverse=True):
-        text = text.replace(slug, name(slug))
-    return text
+    return re.sub(r"\b[a-z][a-z0-9_]*\b", lambda m: name(m.group(0)), text)
 
 
 def _vocabulary(fields, name: Name, results, left_out) -> list[Prompt]:
