@@ -14,6 +14,7 @@ from crosswalk_ui.markup import plain
 from pipelines.errors import InputError
 from pipelines.workshop import pack as workshop
 from pipelines.workshop.formats import render as render_pack
+from pipelines.workshop.masking import MASK_CAP
 
 TITLE = "Workshop"
 SLUG = "workshop"
@@ -33,6 +34,22 @@ FORMATS = [
     ("md", "Whole pack (Markdown)", "text/markdown"),
     ("csv", "Items (CSV)", "text/csv"),
 ]
+
+
+MASKED_HELP = (
+    "What the card front hides or rewords, so players cannot read the field off the card; the "
+    f"share is of the excerpt's words hidden behind […]. A card above {MASK_CAP:.0%} is left out "
+    "of the pack, as it could not be read."
+)
+
+
+def masked_line(item: workshop.Item) -> str:
+    """The preview's line under a card front: the words masked on it (each once, in order) and
+    the share of the text hidden."""
+    words = list(dict.fromkeys(item.masked))
+    if not words:
+        return "Masked: nothing"
+    return f"Masked: {', '.join(words)} · {item.hidden_share:.0%} of the words hidden"
 
 
 def _focus() -> str | None:
@@ -176,16 +193,20 @@ def _preview(pack: workshop.Pack) -> None:
     st.subheader("Items")
     st.caption(
         "The card front is what players see: field names, authors and wording that gives the "
-        "field away are masked as […]. Swap an item for the field's next best, or remove it."
+        "field away are masked as […] (listed under each card). Swap an item for the field's "
+        "next best, or remove it."
     )
     for item in pack.items:
         with st.container(border=True):
             st.text(f"Card {item.number} · front")
             st.text(item.front)
+            st.text(masked_line(item), help=MASKED_HELP)
             lived = " · ★ lived experience" if item.lived_experience else ""
             st.text(
                 f"Answer: {item.field_label} · {item.kind or 'unspecified'} · {item.short_citation}{lived}"
             )
+            if item.concepts:
+                st.text("Concepts: " + "; ".join(item.concepts))
             left, right, _ = st.columns([1, 1, 6])
             if left.button("Swap", key=f"workshop_swap_{item.excerpt_id}"):
                 st.session_state["workshop_pack"] = workshop.swap_item(pack, item.number)

@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 
 from pipelines import lexicons, store
+from pipelines.analysis.concepts import Framework
 from pipelines.analysis.contract import THEME_BROAD
 from pipelines.analysis.focus import Focus, resolve_focus
 from pipelines.analysis.results import current_run_id, effective_themes
 from pipelines.errors import input_error
-from pipelines.workshop.masking import card_front
+from pipelines.workshop.masking import MASK_CAP, Front, mask_card
 from pipelines.workshop.prompts import Prompt, discussion_prompts, facilitator_notes
+from pipelines.workshop.relevance import defines_recovery, on_focus
 from pipelines.workshop.select import select
 
 MIN_ITEMS, MAX_ITEMS = 8, 40
@@ -68,6 +70,9 @@ class Item:
     theme: str
     relevance: float
     number: int = 0
+    concept_keys: list[str] = field(default_factory=list)  # `framework/concept`, as `concepts`
+    defines_recovery: bool = False  # may stand in the definitions table (`relevance`)
+    hidden_share: float = 0.0  # of the text's words, hidden behind […] on the front
 
     @property
     def lived_experience(self) -> bool:
@@ -88,16 +93,19 @@ class Pack:
     prompts: list[Prompt]
     warnings: list[str]
     reserves: dict[str, list[Item]] = field(default_factory=dict)
+    left_out_prompts: list[str] = field(default_factory=list)  # below the prompts' minimum count
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.request.fields
 
     def definitions(self) -> dict[str, list[Item]]:
-        """Per field, the pack's definitions (the most relevant first)."""
+        """Per field, the pack's definitions of recovery or desistance (the most relevant
+        first): an item of another kind, or a `definition` of something else, never stands in
+        for the field's definition."""
         out = {}
         for f in self.fields:
-            chosen = [i for i in self.items if i.field == f and i.kind == "definition"]
+            chosen = [i for i in self.items if i.field == f and i.defines_recovery]
             out[f] = sorted(chosen, key=lambda i: -i.relevance)[:DEFINITIONS_PER_FIELD]
         return out
 
@@ -173,6 +181,9 @@ def build_pack(
     themes when the run has them (they are the robust level a room can discuss)."""
     validate(request, sorted(set(frame["field"])))
     focus = resolve_focus(request.focus, frame, vectors, results, themes, assignments, encode)
+    focus, unreadable = _readable(
+        on_focus(focus, frame, results), _front_maker(request, frame, field_labels)
+    )
     selection = select(request, frame, vectors, focus, field_labels)
     item = _item_maker(request, frame, focus, results, themes, assignments, field_labels)
     items = [item(p) for f in request.fields for p in selection.chosen[f]]
@@ -180,7 +191,7 @@ def build_pack(
     items = [items[i] for i in order]
     for number, it in enumerate(items, start=1):
         it.number = number
-    prompts = discussion_prompts(
+    prompts, left_out = discussion_prompts(
         focus,
         request.fields,
         field_labels,
@@ -198,11 +209,46 @@ def build_pack(
         field_labels={f: field_labels.get(f, f) for f in request.fields},
         items=items,
         prompts=prompts,
-        warnings=selection.warnings,
+        left_out_prompts=left_out,
+        warnings=selection.warnings + _masking_warning(unreadable),
         reserves={
             f: [item(p) for p in selection.reserves[f][:RESERVES_KEPT]] for f in request.fields
         },
     )
+
+
+def _front_maker(
+    request: PackRequest, frame: pd.DataFrame, field_labels: dict[str, str]
+) -> Callable[[int], Front]:
+    """A function making the card front of the excerpt at a row position of `frame`."""
+    words = lexicons.masking()
+    # Field names never show on a card front: labels, slugs and slugs written as words.
+    giveaway_labels = [
+        *field_labels.values(),
+        *field_labels,
+        *(f.replace("_", " ") for f in field_labels),
+    ]
+
+    def front(position: int) -> Front:
+        row = frame.iloc[position]
+        return mask_card(
+            row["text"],
+            field_labels=giveaway_labels,
+            authors=row["authors"],
+            keep_wording=request.keep_wording,
+            masking=words,
+        )
+
+    return front
+
+
+def _readable(focus: Focus, front: Callable[[int], Front]) -> tuple[Focus, int]:
+    """`focus` without the relevant excerpts whose card front would hide more than `MASK_CAP`
+    of their words, and how many those were."""
+    relevant = focus.relevant.copy()
+    over = [p for p in np.flatnonzero(relevant) if front(int(p)).hidden_share > MASK_CAP]
+    relevant[over] = False
+    return replace(focus, relevant=relevant), len(over)
 
 
 def _item_maker(
@@ -215,28 +261,14 @@ def _item_maker(
     field_labels: dict[str, str],
 ) -> Callable[[int], Item]:
     """A function making the card of the excerpt at a row position of `frame`."""
-    concept_labels = {
-        c["key"]: c["label"] for f in results.get("frameworks") or [] for c in f.get("concepts", [])
-    }
+    concept_labels = readable_concepts(results)
     theme_labels = {t["theme_key"]: t["label"] for t in themes}
     tags = results.get("tags") or {}
-    words = lexicons.masking()
-    # Field names never show on a card front: labels, slugs and slugs written as words.
-    giveaway_labels = [
-        *field_labels.values(),
-        *field_labels,
-        *(f.replace("_", " ") for f in field_labels),
-    ]
+    make_front = _front_maker(request, frame, field_labels)
 
     def item(position: int) -> Item:
         row = frame.iloc[position]
-        front, masked = card_front(
-            row["text"],
-            field_labels=giveaway_labels,
-            authors=row["authors"],
-            keep_wording=request.keep_wording,
-            masking=words,
-        )
+        front = make_front(position)
         excerpt = str(int(row["excerpt_id"]))
         return Item(
             excerpt_id=int(row["excerpt_id"]),
@@ -246,19 +278,43 @@ def _item_maker(
             kind=row["kind"] or "",
             evidence_type=row["evidence_type"] or "",
             text=row["text"],
-            front=front,
-            masked=masked,
+            front=front.text,
+            masked=front.masked,
             short_citation=row["short_citation"],
             citation=row["citation"],
             concepts=[
-                f"{concept_labels.get(t['concept'], t['concept'])} ({t['concept']})"
-                for t in tags.get(excerpt, [])
+                concept_labels.get(t["concept"], t["concept"]) for t in tags.get(excerpt, [])
             ],
+            concept_keys=[t["concept"] for t in tags.get(excerpt, [])],
             theme=theme_labels.get(assignments.get(excerpt, ""), ""),
             relevance=round(float(focus.scores[position]), 4),
+            defines_recovery=defines_recovery(row["text"], row["kind"]),
+            hidden_share=round(front.hidden_share, 3),
         )
 
     return item
+
+
+def _masking_warning(unreadable: int) -> list[str]:
+    if not unreadable:
+        return []
+    return [
+        f"{unreadable} excerpt(s) relevant to this focus were left out because masking the "
+        f"wording that gives the field away would hide more than {MASK_CAP:.0%} of their words "
+        "(keep the wording to use them)."
+    ]
+
+
+def readable_concepts(results: dict) -> dict[str, str]:
+    """Concept key -> what a card back shows: the concept's label with its framework's name
+    ("Secondary (identity) desistance (Primary, secondary and tertiary desistance)"), never the
+    internal key; the framework's name drops its own parenthesis, so the label stays short."""
+    out = {}
+    for framework in (Framework.from_json(f) for f in results.get("frameworks") or []):
+        name = framework.label.split(" (")[0].strip()
+        for concept in framework.concepts:
+            out[concept.key] = f"{concept.label} ({name})" if name else concept.label
+    return out
 
 
 def remove_item(pack: Pack, number: int) -> Pack:

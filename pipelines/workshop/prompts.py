@@ -1,12 +1,20 @@
-"""Discussion prompts and facilitator notes: what the run shows, with its numbers, and what to ask.
+"""Discussion prompts and facilitator notes: what the run shows, said plainly, and what to ask.
 
-Every statement in a prompt is a number the current analysis run holds (coverage of the concept,
-the verdicts of the themes the pack's items come from, distinctive vocabulary, a word the fields
-share, how alike the fields write); the question after it is a template.
+Every statement in a prompt is something the current analysis run holds (how often each field
+writes about the concept, the broad themes the pack's cards come from, each field's distinctive
+words, a word the fields share, how alike the fields write), in the words a practitioner would
+use; the statistics behind it (tests, z-scores, similarities, the run's own verdict text) go to
+the facilitator notes (`Prompt.notes`), for the trainer who is asked "how do you know?".
+
+A prompt rests on counts, and a count of a few excerpts is chance in a corpus of this size: a
+prompt is left out when a count it compares is below `PROMPT_MIN_COUNT` (excerpts, or uses of a
+word), and the facilitator notes say which were left out and why (#28). Themes are quoted by
+their readable names; a theme the run could only name by its key terms is not quoted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,16 +26,21 @@ from pipelines.analysis.focus import Focus
 if TYPE_CHECKING:
     from pipelines.workshop.pack import Pack
 
-THEME_PROMPTS = 3  # prompts on the themes most of the pack's items come from
+THEME_PROMPTS = 3  # prompts on the broad themes most of the pack's cards come from
+PROMPT_MIN_COUNT = 5  # the smallest count (excerpts, or uses of a word) a prompt may compare
+VOCABULARY_WORDS = 5  # per field, the distinctive words a prompt lists
+UNNAMED = ("its two strongest key terms", "fallback")  # naming rules that give no readable name
 
 
 @dataclass
 class Prompt:
-    """A discussion prompt: what the run shows (with its numbers) and the question to discuss."""
+    """A discussion prompt: what the run shows (in plain words), the question to discuss, and
+    the statistics behind the statement for the facilitator notes."""
 
     kind: str
     statement: str
     question: str
+    notes: str = ""
 
 
 Name = Callable[[str], str]
@@ -46,140 +59,215 @@ def discussion_prompts(
     assignments: dict[str, str],
     frame: pd.DataFrame,
     chosen_ids: list[int],
-) -> list[Prompt]:
-    """Template prompts filled from the run: every statement is a number the run holds."""
+) -> tuple[list[Prompt], list[str]]:
+    """Template prompts filled from the run, and what was left out (one line each, for the
+    facilitator notes) because a count it compared was below `PROMPT_MIN_COUNT`."""
 
     def name(f: str) -> str:
         return labels.get(f, f)
 
+    field_counts = frame["field"].value_counts()
+    left_out: list[str] = []
     prompts: list[Prompt] = []
     if focus.kind == "concept":
-        prompts += _coverage(focus, fields, name, results, frame["field"].value_counts())
-    prompts += _themes(fields, name, themes, assignments, frame, chosen_ids)
-    prompts += _vocabulary(fields, name, results)
-    prompts += _same_word(fields, name, results)
-    prompts += _similarity(fields, name, results)
-    return prompts
+        prompts += _coverage(focus, fields, name, results, field_counts, left_out)
+    prompts += _themes(fields, name, themes, assignments, frame, chosen_ids, left_out)
+    prompts += _vocabulary(fields, name, results, left_out)
+    prompts += _same_word(fields, name, results, left_out)
+    prompts += _similarity(fields, name, results, field_counts, left_out)
+    return prompts, left_out
 
 
-def _coverage(
-    focus: Focus, fields: tuple[str, ...], name: Name, results: dict, field_counts: pd.Series
-) -> list[Prompt]:
+def _concept_name(focus: Focus) -> str:
+    """The concept's label without its internal key, written to stand mid-sentence ("hope and
+    optimism about the future"; an acronym such as "CHIME" keeps its capitals)."""
+    label = focus.label.removesuffix(f" ({focus.key})")
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _coverage(focus, fields, name: Name, results, field_counts, left_out) -> list[Prompt]:
     coverage = (results.get("coverage") or {}).get(focus.key, {})
     shares = {f: coverage.get(f, 0.0) for f in fields}
-    if not shares:
+    tagged = {f: round(shares[f] * int(field_counts.get(f, 0))) for f in fields}
+    concept = _concept_name(focus)
+    small = [f for f in fields if tagged[f] < PROMPT_MIN_COUNT]
+    if small:
+        left_out.append(
+            f"How often each field writes about {concept}: "
+            + ", ".join(f"{name(f)} has {tagged[f]} such excerpt(s)" for f in small)
+            + "."
+        )
         return []
     ordered = sorted(fields, key=lambda f: -shares[f])
-    counts = ", ".join(
-        f"{name(f)} {_pct(shares[f])} of {int(field_counts.get(f, 0))}" for f in ordered
+    counts = "; ".join(
+        f"{name(f)}: {tagged[f]} of {int(field_counts.get(f, 0))} ({_pct(shares[f])})"
+        for f in ordered
     )
     top, bottom = ordered[0], ordered[-1]
     return [
         Prompt(
             "coverage",
-            f"Share of each field's excerpts tagged with {focus.label}: {counts}.",
+            f"How many of each field's excerpts in this collection are about {concept}: {counts}.",
             f"Why might {name(top)} write about this more often than {name(bottom)}? "
             f"What would {name(bottom)} call it?",
+            f"Counts of excerpts the run's concept tagger tagged with {focus.key} (automatic "
+            "tags from similarity to the concept's description and cues; they can miss or "
+            "mislabel).",
         )
     ]
 
 
-def _themes(
-    fields: tuple[str, ...],
-    name: Name,
-    themes: list[dict],
-    assignments: dict[str, str],
-    frame: pd.DataFrame,
-    chosen_ids: list[int],
-) -> list[Prompt]:
-    """Themes that the pack's items come from, with the run's verdict and its numbers."""
-    theme_by_key = {t["theme_key"]: t for t in themes}
+def _readable_themes(themes: list[dict]) -> dict[str, dict]:
+    return {
+        t["theme_key"]: t
+        for t in themes
+        if t.get("label")
+        and t["label"] != "Unnamed theme"
+        and not str(t.get("naming", "")).startswith(UNNAMED)
+    }
+
+
+def _themes(fields, name: Name, themes, assignments, frame, chosen_ids, left_out) -> list[Prompt]:
+    """Broad themes that most of the pack's cards come from, by their readable names."""
+    theme_by_key = _readable_themes(themes)
     keys = [assignments.get(str(i)) for i in chosen_ids]
     ranked = sorted({k for k in keys if k in theme_by_key}, key=lambda k: (-keys.count(k), k))
     theme_of = frame["excerpt_id"].astype(str).map(assignments).to_numpy()
     field_of = frame["field"].to_numpy()
     prompts = []
-    for key in ranked[:THEME_PROMPTS]:
+    for key in ranked:
+        if len(prompts) == THEME_PROMPTS:
+            break
         theme = theme_by_key[key]
         members = theme_of == key
-        counts = ", ".join(f"{name(f)} {int((members & (field_of == f)).sum())}" for f in fields)
-        verdict = theme.get("verdict", "mixed")
-        if verdict == "distinctive" and theme.get("verdict_field"):
-            verdict = f"distinctive to {name(theme['verdict_field'])}"
-        detail = theme.get("verdict_reason") or ""
-        statement = (
-            f"{keys.count(key)} of the pack's items belong to the theme “{theme['label']}” "
-            f"({int(members.sum())} excerpts in all; from the chosen fields: {counts}). "
-            f"The run's verdict: {verdict}" + (f" ({detail})" if detail else "") + "."
-        )
-        prompts.append(Prompt("theme", statement, _theme_question(theme["label"], verdict)))
+        cells = {f: int((members & (field_of == f)).sum()) for f in fields}
+        small = [f for f in fields if cells[f] < PROMPT_MIN_COUNT]
+        if small:
+            left_out.append(
+                f"The theme “{theme['label']}”: "
+                + ", ".join(f"{name(f)} has {cells[f]} excerpt(s) in it" for f in small)
+                + "."
+            )
+            continue
+        prompts.append(_theme_prompt(theme, keys.count(key), int(members.sum()), cells, name))
     return prompts
 
 
-def _theme_question(label: str, verdict: str) -> str:
+def _theme_prompt(theme: dict, cards: int, size: int, cells: dict, name: Name) -> Prompt:
+    label, verdict = theme["label"], theme.get("verdict", "mixed")
+    counts = ", ".join(f"{name(f)} {n}" for f, n in cells.items())
+    distinctive = theme.get("verdict_field") if verdict == "distinctive" else None
     if verdict == "shared":
-        return (
-            f"Every field writes about “{label}”. Do the fields mean the same thing "
-            "by it? Find one card from each field on this theme and compare."
+        finding = "Every field in the collection writes about it at about its usual rate."
+        question = (
+            f"Every field writes about “{label}”. Do the fields mean the same thing by it? "
+            "Find one card from each field on this theme and compare."
         )
-    if verdict.startswith("distinctive"):
-        return (
-            f"“{label}” is distinctive to one field. What would the other fields "
-            "call this, and do they have it at all?"
+    elif distinctive:
+        finding = (
+            f"It is characteristic of {name(distinctive)}, which writes about it far more often."
         )
-    return f"Some fields write about “{label}” more than others. Which, and why might that be?"
+        question = (
+            f"“{label}” is characteristic of one field. What would the other fields call "
+            "this, and do they have it at all?"
+        )
+    else:
+        finding = "Some fields write about it more often than others."
+        question = (
+            f"Some fields write about “{label}” more than others. Which, and why might that be?"
+        )
+    reason = theme.get("verdict_reason") or ""
+    return Prompt(
+        "theme",
+        f"{cards} of the cards come from the wider theme “{label}” ({size} excerpts in the "
+        f"collection; {counts}). {finding}",
+        question,
+        f"Theme “{label}” ({theme['theme_key']}, broad level): the run's verdict is {verdict}"
+        + (f" ({_field_names(reason, name)})" if reason else "")
+        + "; verdicts test each field's count in the theme against its share of the corpus "
+        "(binomial tests, Benjamini-Hochberg q-values).",
+    )
 
 
-def _vocabulary(fields: tuple[str, ...], name: Name, results: dict) -> list[Prompt]:
+def _field_names(text: str, name: Name) -> str:
+    """The run's verdict text with field slugs written as their labels."""
+    return re.sub(r"\b[a-z][a-z0-9_]*\b", lambda m: name(m.group(0)), text)
+
+
+def _vocabulary(fields, name: Name, results, left_out) -> list[Prompt]:
     vocabulary = pd.DataFrame(results.get("vocabulary") or [])
     if not len(vocabulary):
         return []
-    parts = []
+    if "count" in vocabulary:
+        vocabulary = vocabulary[vocabulary["count"] >= PROMPT_MIN_COUNT]
+    plain, stats = [], []
     for f in fields:
-        top = vocabulary[vocabulary["field"] == f].sort_values("z", ascending=False).head(5)
+        top = vocabulary[vocabulary["field"] == f].sort_values("z", ascending=False)
+        top = top.head(VOCABULARY_WORDS)
         if len(top):
-            words = ", ".join(f"{r.term} (z={r.z:.1f})" for r in top.itertuples())
-            parts.append(f"{name(f)}: {words}")
-    if not parts:
+            plain.append(f"{name(f)}: {', '.join(top['term'])}")
+            stats.append(
+                f"{name(f)}: " + ", ".join(f"{r.term} z={r.z:.1f}" for r in top.itertuples())
+            )
+    if len(plain) < 2:
+        left_out.append(
+            f"Each field's distinctive words: fewer than two fields have a word used at least "
+            f"{PROMPT_MIN_COUNT} times."
+        )
         return []
     return [
         Prompt(
             "vocabulary",
-            "Words each field uses more than the others (log-odds with an informative "
-            "Dirichlet prior; z above 1.96 is unlikely by chance): " + "; ".join(parts) + ".",
+            "Words each field uses more often than the others: " + "; ".join(plain) + ".",
             "Which of these words would the other services use too, and would they mean "
             "the same by them?",
+            "Distinctive words: weighted log-odds ratios with an informative Dirichlet prior "
+            "(Monroe, Colaresi & Quinn, 2008), words used at least "
+            f"{PROMPT_MIN_COUNT} times; a z above 1.96 is unlikely by chance. "
+            + "; ".join(stats)
+            + ".",
         )
     ]
 
 
-def _same_word(fields: tuple[str, ...], name: Name, results: dict) -> list[Prompt]:
-    """The first of the run's terms that at least two of the chosen fields use."""
+def _same_word(fields, name: Name, results, left_out) -> list[Prompt]:
+    """The first of the run's terms that at least two of the chosen fields use often enough."""
     for term, info in (results.get("term_contexts") or {}).items():
         per_field = {f: info.get("fields", {}).get(f) for f in fields}
-        present = {f: d for f, d in per_field.items() if d}
+        present = {f: d for f, d in per_field.items() if d and d["count"] >= PROMPT_MIN_COUNT}
         if len(present) < 2:
             continue
         parts = [
-            f"{name(f)} ({d['count']} uses; with {', '.join(d['distinctive_words'][:4]) or 'no distinctive words'})"
+            f"{name(f)} alongside {', '.join(d['distinctive_words'][:4]) or 'no words of its own'}"
             for f, d in present.items()
         ]
+        uses = ", ".join(f"{name(f)} {d['count']}" for f, d in present.items())
         return [
             Prompt(
                 "same_word",
-                f"“{term}” is used by {len(present)} of the chosen fields: "
-                + "; ".join(parts)
-                + ".",
+                f"“{term}” is a word {len(present)} of the chosen fields use, each in its own "
+                "company: " + "; ".join(parts) + ".",
                 f"Ask each group to finish the sentence “For us, {term} means …”. Where do the "
                 "answers differ?",
+                f"“{term}”: uses per field ({uses}; fields using it fewer than "
+                f"{PROMPT_MIN_COUNT} times are not named); the words listed are those most "
+                "distinctive of each field's sentences that use it.",
             )
         ]
     return []
 
 
-def _similarity(fields: tuple[str, ...], name: Name, results: dict) -> list[Prompt]:
+def _similarity(fields, name: Name, results, field_counts, left_out) -> list[Prompt]:
     similarity = results.get("field_similarity")
     if not similarity:
+        return []
+    small = [f for f in fields if int(field_counts.get(f, 0)) < PROMPT_MIN_COUNT]
+    if small:
+        left_out.append(
+            "How alike the fields write: "
+            + ", ".join(f"{name(f)} has {int(field_counts.get(f, 0))} excerpt(s)" for f in small)
+            + "."
+        )
         return []
     matrix = pd.DataFrame(
         similarity["data"], index=similarity["index"], columns=similarity["columns"]
@@ -190,16 +278,18 @@ def _similarity(fields: tuple[str, ...], name: Name, results: dict) -> list[Prom
         for b in fields[n + 1 :]
         if a in matrix.index and b in matrix.columns
     ]
+    method = "mean cosine similarity of the two fields' excerpt embeddings (1 is identical)"
     if len(pairs) >= 2:
         high, low = max(pairs), min(pairs)
         return [
             Prompt(
                 "similarity",
-                f"Of the chosen fields, {name(high[1])} and {name(high[2])} write most alike "
-                f"(mean similarity {high[0]:.2f}); {name(low[1])} and {name(low[2])} least "
-                f"({low[0]:.2f}).",
+                f"Of the chosen fields, {name(high[1])} and {name(high[2])} write the most alike; "
+                f"{name(low[1])} and {name(low[2])} the least.",
                 "Is that what the group expected? What do the two most different fields "
                 "have to learn from each other?",
+                f"Field similarity, {method}: {name(high[1])}-{name(high[2])} {high[0]:.2f}, "
+                f"{name(low[1])}-{name(low[2])} {low[0]:.2f}.",
             )
         ]
     if pairs:
@@ -207,9 +297,9 @@ def _similarity(fields: tuple[str, ...], name: Name, results: dict) -> list[Prom
         return [
             Prompt(
                 "similarity",
-                f"{name(a)} and {name(b)} excerpts have a mean similarity of {value:.2f} "
-                "(1 would be identical wording and meaning).",
+                f"How alike do {name(a)} and {name(b)} write? Compare a card from each.",
                 "Where do the two fields' cards sound alike, and where not?",
+                f"Field similarity, {method}: {value:.2f}.",
             )
         ]
     return []
@@ -247,9 +337,10 @@ def facilitator_notes(pack: Pack) -> list[tuple[str, str]]:
         ),
         (
             f"4. Discussion ({5 * len(pack.prompts)} minutes)",
-            "Each prompt states what the analysis found, with its numbers, then asks a question. "
+            "Each prompt says what the analysis found in this collection, then asks a question. "
             "Take the prompts in order; five minutes each.",
         ),
+        ("Where the prompts' numbers come from", _prompt_sources(pack)),
         (
             "Limits of the method",
             "The excerpts are short summaries of each source written in the project's own words, "
@@ -261,3 +352,17 @@ def facilitator_notes(pack: Pack) -> list[tuple[str, str]]:
             "practice.",
         ),
     ]
+
+
+def _prompt_sources(pack: Pack) -> str:
+    """The statistics behind each prompt, and the minimum count that left others out."""
+    parts = [f"Prompt {n}: {p.notes}" for n, p in enumerate(pack.prompts, start=1) if p.notes]
+    rule = (
+        f"A prompt is used only when every count it compares is at least {PROMPT_MIN_COUNT} "
+        "(excerpts, or uses of a word): a difference of a few excerpts is chance."
+    )
+    if pack.left_out_prompts:
+        rule += " Left out for that reason: " + " ".join(pack.left_out_prompts)
+    else:
+        rule += " No prompt was left out for that reason."
+    return " ".join([*parts, rule])

@@ -1,7 +1,7 @@
 """Choosing a balanced, varied set of excerpts on one focus.
 
 Per field, only the excerpts relevant to the focus are candidates (`pipelines.analysis.focus`
-decides which, and how closely). They are picked by maximal marginal relevance so the pack does
+scores them, `pipelines.workshop.relevance` holds a concept to the pack's stricter rule). They are picked by maximal marginal relevance so the pack does
 not repeat itself, near duplicates are skipped outright, and when the corpus cannot fill a request
 the warnings say so rather than padding with off-topic excerpts. The seed breaks near-ties: the
 same seed gives the same choice.
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.analysis.focus import Focus
+from pipelines.workshop.relevance import recovery_definitions
 
 if TYPE_CHECKING:
     from pipelines.workshop.pack import PackRequest
@@ -95,14 +96,14 @@ def _relevance(
     focus: Focus, frame: pd.DataFrame, *, seed: int, prefer_definitions: bool
 ) -> np.ndarray:
     """The focus's scores scaled to 0-1 over the relevant excerpts, with the seeded jitter and
-    the bonus for definitions."""
+    the bonus for the definitions the definitions table can show (of recovery or desistance)."""
     scores = focus.scores
     finite = scores[focus.relevant]
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     relevance = (scores - low) / ((high - low) or 1.0)
     relevance = relevance + np.random.default_rng(seed).uniform(0, SEED_JITTER, len(relevance))
     if prefer_definitions:
-        relevance = relevance + DEFINITION_BONUS * (frame["kind"].to_numpy() == "definition")
+        relevance = relevance + DEFINITION_BONUS * recovery_definitions(frame)
     return relevance
 
 

@@ -24,6 +24,7 @@ CSV_COLUMNS = [
     "excerpt_id",
     "external_id",
     "text",
+    "concept_keys",
 ]
 
 
@@ -47,6 +48,7 @@ def render_csv(pack: Pack) -> bytes:
             item.excerpt_id,
             item.external_id,
             item.text,
+            "; ".join(item.concept_keys),
         ]
         writer.writerow([neutralise(v) for v in values])
     return buffer.getvalue().encode("utf-8")
