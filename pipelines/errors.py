@@ -119,10 +119,19 @@ class InputError(Exception):
         if self.row is not None:
             where.append(self.row if isinstance(self.row, str) else f"row {self.row}")
         prefix = ": ".join(where)
-        return f"{prefix}: {text} [{self.code}]" if prefix else f"{text} [{self.code}]"
+        return _one_line(f"{prefix}: {text} [{self.code}]" if prefix else f"{text} [{self.code}]")
 
     def __str__(self) -> str:
         return self.message
+
+
+def _one_line(text: str) -> str:
+    """The message on one line whatever the values it quotes hold: control characters, and the
+    separators `str.splitlines` breaks at (\\x1c-\\x1e, \\x85, U+2028, U+2029), written as escapes."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def input_error(code: str, file: str | Path | None = None, row=None, **params) -> InputError:

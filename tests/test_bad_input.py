@@ -225,3 +225,20 @@ def test_latin1_with_encoding_option(tmp_path, connect, cli):
         connect().execute("SELECT text FROM excerpts").fetchone()[0]
         == "café and recovery over time"
     )
+
+
+@pytest.mark.parametrize("separator", ["\x1e", "\x0b", "\u2028"])
+def test_a_quoted_value_with_a_line_separator_keeps_the_message_on_one_line(
+    separator, tmp_path, db, cli
+):
+    """Found by the full-strength fuzz test: a field value holding a record separator broke the one
+    error line in two (`str.splitlines` breaks at it); quoted values are escaped."""
+    assert cli("fields", "list")[0] == 0
+    before = dump(db)
+    path = tmp_path / "f.tsv"
+    path.write_text(f"id\ttext\tfield\n1\t{TEXTS[0]}\tmental{separator}health\n", encoding="utf-8")
+    status, _, err = cli("ingest", str(path))
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "f.tsv: row 2: field slug 'mental" in err and "[E020]" in err
+    assert dump(db) == before
