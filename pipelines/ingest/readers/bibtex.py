@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, decode_text, register
+from pipelines.ingest.readers.base import ReadOptions, decode_text, register
 from pipelines.ingest.readers.ris import dedupe_ids
 from pipelines.ingest.readers.tabular import parse_year
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, check_zip, file_source, one_line, register
+from pipelines.ingest.readers.base import ReadOptions, check_zip, file_source, one_line, register
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

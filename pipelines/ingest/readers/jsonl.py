@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, RecordStream, iter_text_lines, register
+from pipelines.ingest.readers.base import ReadOptions, RecordStream, iter_text_lines, register
 from pipelines.ingest.readers.tabular import iter_records
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 

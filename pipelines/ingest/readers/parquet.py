@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, RecordStream, register
+from pipelines.ingest.readers.base import ReadOptions, RecordStream, register
 from pipelines.ingest.readers.tabular import iter_records
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 

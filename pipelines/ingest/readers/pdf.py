@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, file_source, one_line, register
+from pipelines.ingest.readers.base import ReadOptions, file_source, one_line, register
 from pipelines.ingest.records import ExcerptRecord, ReadResult
 
 _BREAK = re.compile(r"\n\s*\n")

@@ -18,7 +18,7 @@ from pathlib import Path
 import rispy
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, decode_text, register
+from pipelines.ingest.readers.base import ReadOptions, decode_text, register
 from pipelines.ingest.readers.tabular import parse_year
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import (
+from pipelines.ingest.readers.base import (
     ReadOptions,
     RecordStream,
     check_zip,

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.errors import input_error
-from pipelines.ingest.readers import ReadOptions, decode_text, file_source, register
+from pipelines.ingest.readers.base import ReadOptions, decode_text, file_source, register
 from pipelines.ingest.readers.tabular import SOURCE_COLUMNS, cell, parse_year
 from pipelines.ingest.records import ExcerptRecord, ReadResult, SourceRecord
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import rispy
 
-from pipelines.ingest.readers import ReadOptions, decode_text, register
+from pipelines.ingest.readers.base import ReadOptions, decode_text, register
 from pipelines.ingest.readers.ris import (
     Framing,
     TaggedRecord,
