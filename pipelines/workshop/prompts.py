@@ -85,18 +85,24 @@ def _concept_name(focus: Focus) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
+def _too_few(what: str, counts: dict[str, int], name: Name, unit: str) -> str | None:
+    """The facilitator notes' line for a prompt left out because a field's count is below
+    `PROMPT_MIN_COUNT`, or None when every count reaches it."""
+    small = [f for f in counts if counts[f] < PROMPT_MIN_COUNT]
+    if not small:
+        return None
+    return f"{what}: " + ", ".join(f"{name(f)} has {counts[f]} {unit}" for f in small) + "."
+
+
 def _coverage(focus, fields, name: Name, results, field_counts, left_out) -> list[Prompt]:
     coverage = (results.get("coverage") or {}).get(focus.key, {})
     shares = {f: coverage.get(f, 0.0) for f in fields}
     tagged = {f: round(shares[f] * int(field_counts.get(f, 0))) for f in fields}
     concept = _concept_name(focus)
-    small = [f for f in fields if tagged[f] < PROMPT_MIN_COUNT]
-    if small:
-        left_out.append(
-            f"How often each field writes about {concept}: "
-            + ", ".join(f"{name(f)} has {tagged[f]} such excerpt(s)" for f in small)
-            + "."
-        )
+    if line := _too_few(
+        f"How often each field writes about {concept}", tagged, name, "such excerpt(s)"
+    ):
+        left_out.append(line)
         return []
     ordered = sorted(fields, key=lambda f: -shares[f])
     counts = "; ".join(
@@ -141,13 +147,8 @@ def _themes(fields, name: Name, themes, assignments, frame, chosen_ids, left_out
         theme = theme_by_key[key]
         members = theme_of == key
         cells = {f: int((members & (field_of == f)).sum()) for f in fields}
-        small = [f for f in fields if cells[f] < PROMPT_MIN_COUNT]
-        if small:
-            left_out.append(
-                f"The theme “{theme['label']}”: "
-                + ", ".join(f"{name(f)} has {cells[f]} excerpt(s) in it" for f in small)
-                + "."
-            )
+        if line := _too_few(f"The theme “{theme['label']}”", cells, name, "excerpt(s) in it"):
+            left_out.append(line)
             continue
         prompts.append(_theme_prompt(theme, keys.count(key), int(members.sum()), cells, name))
     return prompts
