@@ -251,3 +251,41 @@ def test_a_broad_theme_shared_only_through_each_fields_own_themes_says_so():
     # Own themes holding under half the excerpts, or all of one field, change nothing.
     children[0].verdict_field = "criminal_justice"
     assert "of their own" not in theme_findings([broad], children, labels, 4)[0].sentence
+
+
+def test_a_theme_of_several_fields_is_not_named_by_one_fields_phrase():
+    """'Recovery from schizophrenia' named a theme and a definition family of four fields after the
+    mental-health excerpts in it; a theme no field dominates takes a phrase two fields use."""
+    texts = [
+        "Recovery from schizophrenia takes years of steady work.",
+        "Recovery from schizophrenia was measured over a decade.",
+        "A stable home made a settled life possible.",
+        "A stable home gave the time to rebuild.",
+        "Leaving prison, a stable home came first.",
+        "After prison, a stable home and work.",
+        "Something else entirely, another theme.",
+        "Something else again, the other theme.",
+    ]
+    fields = ["mental_health"] * 2 + ["homelessness"] * 2 + ["criminal_justice"] * 2
+    fields += ["substance_use"] * 2
+    labels = np.array([0] * 6 + [1] * 2)
+    # Theme 0's centre, less the corpus's, points nearest the schizophrenia phrase.
+    vectors = np.array([[1.0, 0.0]] * 6 + [[0.0, 1.0]] * 2)
+
+    def encode(items):
+        return np.array([[1.0, 0.0] if "schizophrenia" in t else [0.6, 0.8] for t in items])
+
+    for given, expected in ((None, "Recovery from schizophrenia"), (fields, "Stable home")):
+        theme = _theme(6)
+        name_themes(
+            [theme],
+            [labels],
+            texts,
+            vectors,
+            ConceptTags([[] for _ in texts], {}, {}),
+            [],
+            encode=encode,
+            surnames=frozenset(),
+            fields=given,
+        )
+        assert theme.label == expected

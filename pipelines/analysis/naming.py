@@ -35,6 +35,7 @@ CONCEPT_LIFT = 1.5
 CONCEPT_MIN = 3
 PHRASE_CANDIDATES = 40
 MMR_DIVERSITY = 0.5
+FIELD_MAJORITY = 2 / 3  # a theme this share of whose excerpts one field holds may take its words
 
 # The words summaries use about their sources rather than about recovery (a lexicon file).
 BOILERPLATE = frozenset(
@@ -111,20 +112,25 @@ def candidate_phrases(texts: list[str], banned: frozenset[str], *, min_df: int =
     end, no banned word anywhere."""
     found: Counter = Counter()
     for text in texts:
-        seen = set()
-        # Phrases never cross punctuation: "hope, personal responsibility" is a list, not a phrase.
-        for clause in _CLAUSE.split(text):
-            words = [w.lower() for w in _WORD.findall(clause)]
-            for n in (2, 3, 4):
-                for i in range(len(words) - n + 1):
-                    gram = words[i : i + n]
-                    if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
-                        continue
-                    if any(w in banned or "'" in w for w in gram):
-                        continue
-                    seen.add(" ".join(gram))
-        found.update(seen)
+        found.update(text_phrases(text, banned))
     return Counter({p: c for p, c in found.items() if c >= min_df})
+
+
+def text_phrases(text: str, banned: frozenset[str]) -> set[str]:
+    """The candidate phrases of one text (see `candidate_phrases`)."""
+    seen = set()
+    # Phrases never cross punctuation: "hope, personal responsibility" is a list, not a phrase.
+    for clause in _CLAUSE.split(text):
+        words = [w.lower() for w in _WORD.findall(clause)]
+        for n in (2, 3, 4):
+            for i in range(len(words) - n + 1):
+                gram = words[i : i + n]
+                if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
+                    continue
+                if any(w in banned or "'" in w for w in gram):
+                    continue
+                seen.add(" ".join(gram))
+    return seen
 
 
 def rank_phrases(
@@ -176,6 +182,7 @@ def name_themes(
     encode,
     surnames: frozenset[str],
     banned: frozenset[str] | None = None,
+    fields: list[str] | None = None,
 ) -> None:
     """Give every theme its readable name (in `label`), its key phrases before its key terms, and
     say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`."""
@@ -187,7 +194,7 @@ def name_themes(
     used: Counter = Counter()
     for theme, labels in zip(themes, labels_per_theme, strict=True):
         members = np.flatnonzero(labels == theme.index)
-        phrases = _theme_phrases(members, texts, vectors, banned, encode)
+        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields)
         theme.key_terms = [t for t in theme.key_terms if not set(t.split()) & banned]
         concept = leading_concept(theme.concepts, theme.size, corpus_share)
         name, rule = _choose(concept, concept_labels, phrases, used, level=theme.level)
@@ -200,8 +207,12 @@ def name_themes(
         ]
 
 
-def _theme_phrases(members, texts, vectors, banned, encode) -> list[str]:
-    candidates = candidate_phrases([texts[i] for i in members], banned)
+def _theme_phrases(members, texts, vectors, banned, encode, fields=None) -> list[str]:
+    per_text = [text_phrases(texts[i], banned) for i in members]
+    counts = Counter(p for found in per_text for p in found)
+    candidates = Counter({p: c for p, c in counts.items() if c >= 2})
+    if fields is not None:
+        candidates = _across_fields(candidates, per_text, [fields[i] for i in members])
     ranked = [p for p, _ in sorted(candidates.items(), key=lambda kv: (-kv[1], kv[0]))]
     ranked = ranked[:PHRASE_CANDIDATES]
     if not ranked:
@@ -211,6 +222,22 @@ def _theme_phrases(members, texts, vectors, banned, encode) -> list[str]:
     centre = vectors[members].mean(axis=0) - vectors.mean(axis=0)
     centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
     return rank_phrases(ranked, np.asarray(encode(ranked)), centre)
+
+
+def _across_fields(candidates: Counter, per_text: list[set[str]], fields: list[str]) -> Counter:
+    """For a theme no field dominates (none holds `FIELD_MAJORITY` of its excerpts), only the
+    phrases excerpts of two fields or more use, when there are any: a phrase of one field's
+    excerpts ("recovery from schizophrenia") would name a theme of four fields after one."""
+    counts = Counter(fields)
+    if not counts or max(counts.values()) >= FIELD_MAJORITY * len(fields):
+        return candidates
+    fields_of: dict[str, set[str]] = {}
+    for found, field in zip(per_text, fields, strict=True):
+        for phrase in found:
+            if phrase in candidates:
+                fields_of.setdefault(phrase, set()).add(field)
+    shared = Counter({p: c for p, c in candidates.items() if len(fields_of.get(p, ())) >= 2})
+    return shared or candidates
 
 
 def _choose(concept, concept_labels, phrases, used, *, level: int) -> tuple[str, str]:
@@ -246,6 +273,7 @@ def name_families(
     encode,
     surnames: frozenset[str],
     banned: frozenset[str] | None = None,
+    fields: list[str] | None = None,
 ) -> None:
     """Name each definition family by a phrase from its members, as themes are named."""
     if not lens.assignments:
@@ -257,7 +285,7 @@ def name_families(
         members = np.array(
             [position[int(i)] for i, f in lens.assignments.items() if f == family.family]
         )
-        phrases = _theme_phrases(members, texts, vectors, banned, encode)
+        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields)
         name, _ = _choose(None, {}, phrases, used, level=0)
         if name == "Unnamed theme" or name in {n for (_, n) in used}:
             name = _from_terms([t for t in family.key_terms if not set(t.split()) & banned])

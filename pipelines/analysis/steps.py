@@ -232,6 +232,7 @@ def tag_and_name(
         encode=encode,
         surnames=corpus.surnames,
         banned=banned,
+        fields=corpus.fields,
     )
     for found in lenses:
         name_families(
@@ -243,6 +244,7 @@ def tag_and_name(
             encode=encode,
             surnames=corpus.surnames,
             banned=banned,
+            fields=corpus.fields,
         )
     return tags
 
