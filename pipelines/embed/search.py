@@ -45,10 +45,15 @@ class Index:
 
     frame: pd.DataFrame
     vectors: np.ndarray
-    centred: np.ndarray
     model_id: str
     pending: int = 0
     covered: np.ndarray | None = None
+
+    @cached_property
+    def centred(self) -> np.ndarray:
+        """The field-centred vectors analogues compare, made on first use: search and the
+        workshop never need them (a second copy of the matrix)."""
+        return theme_space(self.vectors, self.frame["field"].tolist())
 
     @classmethod
     def load(
@@ -67,8 +72,7 @@ class Index:
         if pending:
             frame = frame[covered].reset_index(drop=True)
         vectors = store.load_embeddings(conn, model_id, frame["text_hash"].tolist())
-        centred = theme_space(vectors, frame["field"].tolist())
-        return cls(frame, vectors, centred, model_id, pending, covered)
+        return cls(frame, vectors, model_id, pending, covered)
 
     def search(
         self,
