@@ -60,6 +60,35 @@ def test_broad_level_recovers_a_known_hierarchy_and_every_fine_theme_nests_in_on
     assert normalized_mutual_info_score(truth_fine, fine.labels) > 0.8
 
 
+def test_broad_first_finds_the_known_hierarchy_with_fine_themes_inside_each_broad_one():
+    """The run's default: broad themes on the main components, fine themes within each."""
+    vectors, texts, fields, truth_broad, truth_fine = _hierarchy()
+    fine = theme_analysis(vectors, texts, fields, FIELDS, seed=1, broad_first=True)
+    assert fine.levels is not None
+    parent, broad, labels, _ = broad_level(fine, texts, fields, FIELDS, seed=1)
+    assert np.array_equal(labels, parent[fine.labels])
+    assert len(broad) == 4 and normalized_mutual_info_score(truth_broad, labels) > 0.9
+    assert normalized_mutual_info_score(truth_fine, fine.labels) > 0.8
+    # Both levels' stability is measured, not assumed: well-separated groups re-form.
+    assert all(t.stability >= 0.6 and not t.fragile for t in broad)
+    assert np.mean([t.stability >= 0.6 for t in fine.themes]) >= 0.5
+    again = theme_analysis(vectors, texts, fields, FIELDS, seed=1, broad_first=True)
+    assert np.array_equal(again.labels, fine.labels)
+
+
+def test_broad_first_on_structureless_data_marks_the_broad_level_fragile():
+    """No coarse structure (one Gaussian blob in many dimensions): the broad level is still
+    measured, and the measurement says it does not re-form."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(240, 48)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [f"text number{i % 7} common" for i in range(240)]
+    fields = [FIELDS[i % 4] for i in range(240)]
+    fine = theme_analysis(vectors, texts, fields, FIELDS, seed=1, broad_first=True)
+    _, broad, _, _ = broad_level(fine, texts, fields, FIELDS, seed=1)
+    assert np.mean([t.fragile for t in broad]) > 0.5
+
+
 def test_unknown_clusterer_or_reducer_lists_the_known_names():
     vectors = np.eye(4, dtype=np.float32)
     with pytest.raises(InputError) as error:

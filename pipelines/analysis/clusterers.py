@@ -145,7 +145,13 @@ def broad_partitions(
     (`themes.stability`, Hennig 2007) against bootstrap cuts at the same k, with the bootstrap trees
     built once and cut at every k. Returns k -> (broad index of each fine theme, stability per
     broad theme)."""
-    from pipelines.analysis.themes import STABILITY_SAMPLE, _cut, _partition_tree, relabel_by_size
+    from pipelines.analysis.themes import (
+        STABILITY_SAMPLE,
+        _cut,
+        _partition_tree,
+        clusterwise_jaccard,
+        relabel_by_size,
+    )
 
     tree = _partition_tree(features, seed=seed)
     fine_k = int(fine_labels.max()) + 1
@@ -167,9 +173,5 @@ def broad_partitions(
         boot_tree = _partition_tree(features[index], seed=seed + r + 1)
         for k in ks:
             boot = _cut(boot_tree, k)
-            original = parents[k][fine_labels[index]]
-            table = np.zeros((len(totals[k]), boot.max() + 1), dtype=np.int64)
-            np.add.at(table, (original, boot), 1)
-            union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
-            totals[k] += np.where(table > 0, table / np.maximum(union, 1), 0.0).max(axis=1)
+            totals[k] += clusterwise_jaccard(parents[k][fine_labels[index]], boot, len(totals[k]))
     return {k: (parents[k], totals[k] / rounds) for k in ks}

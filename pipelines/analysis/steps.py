@@ -108,6 +108,7 @@ def find_themes(
         stop_words=corpus.surnames,
         placement=placement,
         clusterer=clusterer,
+        broad_first=True,
     )
     parent, broad, broad_labels, broad_table = broad_level(
         fine,

@@ -307,14 +307,18 @@ def stability(
     for r in range(rounds):
         index = np.unique(rng.choice(n, size=size, replace=True))
         boot = _cut(_partition_tree(vectors[index], seed=seed + r + 1), k)
-        original = labels[index]
-        # Jaccard of every (theme, bootstrap cluster) pair from one contingency table.
-        table = np.zeros((themes, boot.max() + 1), dtype=np.int64)
-        np.add.at(table, (original, boot), 1)
-        union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
-        jaccard = np.where(table > 0, table / np.maximum(union, 1), 0.0)
-        totals += jaccard.max(axis=1)
+        totals += clusterwise_jaccard(labels[index], boot, themes)
     return totals / rounds
+
+
+def clusterwise_jaccard(original: np.ndarray, boot: np.ndarray, themes: int) -> np.ndarray:
+    """For each of the `themes` original themes, its best Jaccard overlap with any cluster of
+    `boot` (both labellings of the same excerpts), from one contingency table."""
+    table = np.zeros((themes, int(boot.max()) + 1), dtype=np.int64)
+    np.add.at(table, (original, boot), 1)
+    union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
+    jaccard = np.where(table > 0, table / np.maximum(union, 1), 0.0)
+    return jaccard.max(axis=1)
 
 
 def key_terms(

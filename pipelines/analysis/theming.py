@@ -18,6 +18,7 @@ from pipelines.analysis.clusterers import (
 from pipelines.analysis.compare import composition, verdicts
 from pipelines.analysis.contract import THEME_BROAD, Family, Lens, Theme, ThemeIdentity
 from pipelines.analysis.incremental import Placement
+from pipelines.analysis.levels import BROAD_KS, Levels, two_levels
 from pipelines.analysis.themes import (
     key_terms,
     normalise,
@@ -28,7 +29,6 @@ from pipelines.analysis.themes import (
 )
 
 FRAGILE_BELOW = 0.6  # stability under which a theme is marked fragile
-BROAD_KS = range(4, 11)  # the broad level has about 4 to 10 themes, chosen by silhouette
 
 
 @dataclass
@@ -42,6 +42,7 @@ class ThemeAnalysis:
     silhouette: dict[int, float]
     themes: list[Theme]
     composition: pd.DataFrame
+    levels: Levels | None = None  # the broad level found first, when the fine themes nest in it
 
     @property
     def k(self) -> int:
@@ -62,6 +63,7 @@ def theme_analysis(
     stop_words: frozenset[str] = frozenset(),
     placement: Placement | None = None,
     clusterer: str = "ward",
+    broad_first: bool = False,
 ) -> ThemeAnalysis:
     """Cluster, label and describe a set of excerpts (all of them, or one lens).
 
@@ -69,16 +71,22 @@ def theme_analysis(
     and representatives are taken in the field-centred embedding space alone, whose axes do not
     change from run to run, so a rebuild can match themes by centre. With a `placement`, its
     themes (the previous run's, new excerpts placed) replace the clustering and its carried
-    stability the bootstrap."""
+    stability the bootstrap. With `broad_first` (the whole corpus with the default Ward
+    clusterer) the broad level is found first and the fine themes within it (`levels`)."""
     vectors = theme_space(vectors, fields)
+    levels = None
     if placement:
         clustering, features = placement.clustering, None
     else:
         features = theme_features(vectors, texts, fields, extra_stop_words=stop_words)
-        clustering = cluster_by_name(clusterer, features, seed=seed)
+        if broad_first and clusterer == "ward":
+            levels = two_levels(features, seed=seed, with_stability=with_stability)
+        clustering = levels.fine if levels else cluster_by_name(clusterer, features, seed=seed)
     labels = clustering.labels
     if placement:
         scores = placement.stability
+    elif levels:
+        scores = levels.fine_stability
     elif with_stability and clustering.k > 1:
         scores = stability(features, labels, k=clustering.k, seed=seed)
     else:
@@ -86,7 +94,9 @@ def theme_analysis(
     themes, centres, table = describe(
         vectors, texts, fields, field_order, labels, scores, stop_words=stop_words
     )
-    return ThemeAnalysis(vectors, features, labels, centres, clustering.scores, themes, table)
+    return ThemeAnalysis(
+        vectors, features, labels, centres, clustering.scores, themes, table, levels
+    )
 
 
 def describe(
@@ -146,17 +156,20 @@ def broad_level(
     stop_words: frozenset[str] = frozenset(),
     with_stability: bool = True,
 ) -> tuple[np.ndarray, list[Theme], np.ndarray, pd.DataFrame]:
-    """The broad level: the fine themes joined into about 4 to 10 broad themes, every fine theme
-    in exactly one (`clusterers.broad_partitions`). The number is the k in `BROAD_KS` whose broad
-    themes are most stable (the most robust themes, then the highest mean stability, then fewer).
-    Returns the broad index of each fine theme, the broad themes, each excerpt's broad index and
+    """The broad level: about 4 to 10 broad themes, every fine theme in exactly one. When the
+    fine themes were found within a broad level (`levels.two_levels`) that is the level; otherwise
+    (another clusterer, a lens) the fine themes are joined (`clusterers.broad_partitions`), the
+    number being the k in `BROAD_KS` whose broad themes are most stable (the most robust themes,
+    then the highest mean stability, then fewer). Returns the broad index of each fine theme, the broad themes, each excerpt's broad index and
     the broad themes' field composition.
 
     A run that placed new excerpts into the previous themes has no features to re-cluster: its
     broad themes are the fine themes joined by their centres, their stability the fine themes'
     size-weighted mean."""
     ks = [k for k in BROAD_KS if k < fine.k]
-    if not ks:
+    if fine.levels is not None:
+        parent, scores = fine.levels.parent, fine.levels.broad_stability
+    elif not ks:
         parent = np.arange(fine.k)
         scores = np.array([t.stability for t in fine.themes])
     elif fine.features is not None and with_stability:
