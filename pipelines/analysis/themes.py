@@ -290,12 +290,18 @@ def relabel_by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def stability(
-    vectors: np.ndarray, labels: np.ndarray, *, k: int, seed: int, rounds: int = 8
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    *,
+    k: int,
+    seed: int,
+    rounds: int = 8,
+    sample: int = STABILITY_SAMPLE,
 ) -> np.ndarray:
     """Clusterwise stability (Hennig 2007): for each theme, the mean over bootstrap re-clusterings of
     the best Jaccard overlap with any bootstrap cluster, restricted to the resampled excerpts.
 
-    Above `STABILITY_SAMPLE` excerpts each round re-clusters a bootstrap draw of that size (an
+    Above `sample` excerpts each round re-clusters a bootstrap draw of that size (an
     m-out-of-n bootstrap) instead of all n: eight full re-clusterings were most of a 10,000-excerpt
     build, and the subsample keeps every round an exact Ward tree at a fixed cost.
     """
@@ -303,7 +309,7 @@ def stability(
     themes = labels.max() + 1
     totals = np.zeros(themes)
     rng = np.random.default_rng(seed + 7919)
-    size = min(n, STABILITY_SAMPLE)
+    size = min(n, sample)
     for r in range(rounds):
         index = np.unique(rng.choice(n, size=size, replace=True))
         boot = _cut(_partition_tree(vectors[index], seed=seed + r + 1), k)
