@@ -178,6 +178,18 @@ def test_phrases_never_cross_punctuation():
     assert "personal responsibility" in phrases and "hope personal responsibility" not in phrases
 
 
+def test_phrases_are_not_counts_or_clause_fragments():
+    """'Million people' says how big a study was and 'interventions focused' is half a clause:
+    neither names a theme; 'peer support needs' still does."""
+    texts = [
+        "Two million people; interventions focused on housing; peer support needs.",
+        "Some million people. Interventions focused on work. Peer support needs.",
+    ]
+    phrases = candidate_phrases(texts, banned_words(texts, frozenset(), []))
+    assert "million people" not in phrases and "interventions focused" not in phrases
+    assert "peer support needs" in phrases
+
+
 def test_coverage_is_not_crowded_out_by_a_framework_written_in_one_fields_words():
     """Identity excerpts in criminal justice are written in desistance words; a desistance
     framework's concepts match them better. Tagged together, the cap of three gives the places to

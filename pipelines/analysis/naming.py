@@ -127,10 +127,16 @@ def text_phrases(text: str, banned: frozenset[str]) -> set[str]:
                 gram = words[i : i + n]
                 if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
                     continue
-                if any(w in banned or "'" in w for w in gram):
+                if any(w in banned or "'" in w for w in gram) or _participle(gram[-1]):
                     continue
                 seen.add(" ".join(gram))
     return seen
+
+
+def _participle(word: str) -> bool:
+    """A phrase ending in a past participle ("interventions focused") is a fragment of a clause,
+    not the name of a thing; "need" and "seed" are nouns."""
+    return len(word) >= 5 and word.endswith("ed") and not word.endswith("eed")
 
 
 def rank_phrases(
