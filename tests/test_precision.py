@@ -137,3 +137,19 @@ def test_forcing_bf16_on_this_cpu_is_refused_or_recorded(tmp_path, cli, db, monk
         assert "cannot run in bf16 on this CPU: OpenVINO would run it in f32" in err
         assert "[E053]" in err and "avx2" in err
         assert dump(db) == before
+
+
+@pytest.mark.parametrize(("flags", "backend"), [(SAPPHIRE_RAPIDS, "openvino"), (AVX2, "torch")])
+def test_a_runs_recorded_bf16_id_gives_its_embedder_on_any_cpu(monkeypatch, flags, backend):
+    """The app, `search` and the workshop pack embed queries with the run's recorded model id:
+    `all-MiniLM-L6-v2@bf16` on a CPU with native bf16. That id must name an embedder (it once
+    failed as an unknown model), and on a CPU without bf16 torch emulates it."""
+    built = []
+    monkeypatch.setattr(precisions, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(
+        embedders, "_bundled_at", lambda b, precision, _t: built.append(b) or _StandIn(precision)
+    )
+    chosen = embedders.get_embedder(f"{BUNDLED}@bf16")
+    assert chosen.model_id == f"{BUNDLED}@bf16" and built == [backend]
+    with pytest.raises(InputError, match="unknown precision 'int8'"):
+        embedders.get_embedder(f"{BUNDLED}@int8")

