@@ -158,7 +158,6 @@ def themes(level: int = 2) -> tuple[list[dict], dict[str, str]]:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _findings(path: str, run: int, edits: tuple) -> list:
     from pipelines.analysis import findings, results
-    from pipelines.analysis.concepts import all_concepts
     from pipelines.analysis.contract import THEME_BROAD
 
     connection_ = connection(path)
@@ -166,7 +165,7 @@ def _findings(path: str, run: int, edits: tuple) -> list:
     broad, _ = results.themes_with_edits(connection_, run, level=THEME_BROAD)
     labels = store.field_labels(connection_)
     order = _run_fields(path, run)
-    concept_labels = {c.key: c.label for c in all_concepts(_frameworks(path, run))}
+    concept_labels = findings.concept_names(_frameworks(path, run))
     judged = store.run_result(connection_, run, "concept_verdicts") or []
     return findings.theme_findings(broad, fine, labels, len(order)) + findings.concept_findings(
         judged, concept_labels, order, labels
@@ -193,7 +192,6 @@ def run_fields() -> list[str]:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _findings_among(path: str, run: int, edits: tuple, fields: tuple) -> list:
     from pipelines.analysis import findings, results
-    from pipelines.analysis.concepts import all_concepts
     from pipelines.analysis.contract import THEME_BROAD
 
     connection_ = connection(path)
@@ -203,7 +201,7 @@ def _findings_among(path: str, run: int, edits: tuple, fields: tuple) -> list:
         broad=results.themes_with_edits(connection_, run, level=THEME_BROAD),
         excerpt_fields=_result(path, run, "excerpt_fields") or {},
         concept_counts=_result(path, run, "coverage_counts") or {},
-        concept_labels={c.key: c.label for c in all_concepts(_frameworks(path, run))},
+        concept_labels=findings.concept_names(_frameworks(path, run)),
         field_labels=store.field_labels(connection_),
     )
 

@@ -13,6 +13,7 @@ from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, 
 from pipelines.analysis.contract import Theme
 from pipelines.analysis.findings import (
     concept_findings,
+    concept_names,
     concept_verdicts,
     coverage_cells,
     theme_findings,
@@ -254,6 +255,21 @@ def test_findings_say_only_what_the_run_shows():
     verdicts = {f.key: (f.verdict, f.field) for f in sentences}
     assert verdicts == {"c/x": ("shared", None), "c/y": ("distinctive", "mental_health")}
     assert all("framework concept" in f.sentence for f in sentences)
+    # A label that is a clause reads as a name: quoted, with its framework.
+    star = Framework(
+        "housing_first",
+        "Housing First principles (England)",
+        None,
+        "model",
+        "",
+        [Concept("housing_first", "orient", "Based on strengths, goals and aspirations", "", [])],
+    )
+    names = concept_names([star])
+    (shared,) = concept_findings(judged[:1], {"c/x": names["housing_first/orient"]}, FIELDS, labels)
+    assert (
+        "write about “Based on strengths, goals and aspirations” (Housing First principles):"
+        in (shared.sentence)
+    )
 
 
 def test_the_start_pages_findings_do_not_import_scipy():

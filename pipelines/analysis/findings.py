@@ -10,6 +10,7 @@ tagged with them. A fragile theme is said to be fragile.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -151,6 +152,21 @@ def concept_verdicts(
     ]
 
 
+def concept_names(frameworks) -> dict[str, str]:
+    """Each concept as a sentence names it: its label quoted, then its framework ("“Identity”
+    (CHIME personal recovery processes)"), so a label that is a clause ("Based on strengths,
+    goals and aspirations") reads as a name and a reader knows whose concept it is."""
+    names = {}
+    for framework in frameworks:
+        source = _PARENTHESES.sub("", framework.label).strip()
+        for concept in framework.concepts:
+            names[concept.key] = f"“{concept.label}” ({source})"
+    return names
+
+
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+
+
 def concept_findings(
     judged: list[dict],
     concept_labels: dict[str, str],
@@ -171,7 +187,9 @@ def concept_findings(
             )
         elif verdict["verdict"] == "distinctive":
             field = field_labels.get(verdict["field"], verdict["field"])
-            sentence = f"Distinctive to {_lower_first(field)}: {_lower_first(label)} ({verdict['reason']})."
+            sentence = (
+                f"Distinctive to {_lower_first(field)}: {_lower_first(label)}, {verdict['reason']}."
+            )
         else:
             continue
         sentence += f" Evidence: the framework concept {key}, tagged on the excerpts."
