@@ -113,8 +113,10 @@ def best_per_field(
 
 def concept_names(frameworks: list[Framework]) -> dict[str, str]:
     """Each concept's name for reading: its label, then its framework's ("Connectedness (CHIME
-    personal recovery processes)")."""
-    return {c.key: f"{c.label} ({f.label})" for f in frameworks for c in f.concepts}
+    personal recovery processes)"), the framework's own parentheses dropped."""
+    from pipelines.analysis.findings import concept_names as named
+
+    return named(frameworks, quoted=False)
 
 
 def _meta(row, names: dict[str, str], extra: str) -> str:

@@ -203,7 +203,8 @@ def test_themes_name_their_concepts_in_words(app_store):
         concept, framework = next(
             (c, f) for f in frameworks for c in f["concepts"] if c["key"] == concept_key
         )
-        assert f"{concept['label']} ({framework['label']}): {share:.0%}" in line
+        source = re.sub(r"\s*\([^)]*\)", "", framework["label"]).strip()
+        assert f"{concept['label']} ({source}): {share:.0%}" in line
         assert concept_key not in line
 
 

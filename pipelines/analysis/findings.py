@@ -152,15 +152,17 @@ def concept_verdicts(
     ]
 
 
-def concept_names(frameworks) -> dict[str, str]:
+def concept_names(frameworks, *, quoted: bool = True) -> dict[str, str]:
     """Each concept as a sentence names it: its label quoted, then its framework ("“Identity”
     (CHIME personal recovery processes)"), so a label that is a clause ("Based on strengths,
-    goals and aspirations") reads as a name and a reader knows whose concept it is."""
+    goals and aspirations") reads as a name and a reader knows whose concept it is. Unquoted for
+    lists, where each line is a name anyway."""
     names = {}
     for framework in frameworks:
         source = _PARENTHESES.sub("", framework.label).strip()
         for concept in framework.concepts:
-            names[concept.key] = f"“{concept.label}” ({source})"
+            label = f"“{concept.label}”" if quoted else concept.label
+            names[concept.key] = f"{label} ({source})"
     return names
 
 
