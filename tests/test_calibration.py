@@ -313,3 +313,22 @@ def test_calibrated_runs_are_identical_from_the_same_input(built, tmp_path):
     )
     for name in ("tags", "coverage_counts", "calibration"):
         assert store.run_result(conn, again.run_id, name) == store.run_result(conn, 2, name)
+
+
+@pytest.mark.parametrize("module", ["compare_page", "concepts_page"])
+def test_the_app_says_coverage_was_calibrated_only_when_it_was(module, built, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    conn = built[0]
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    monkeypatch.setenv("CROSSWALK_DB", path)
+    app = AppTest.from_string(
+        f"from crosswalk_ui import {module}\n{module}.render()\n", default_timeout=60
+    ).run()
+    assert not app.exception
+    captions = [c.value for c in app.caption]
+    note = "Coverage calibrated on 40 hand-coded excerpts (3 concepts calibrated; the rest use the cues alone)."
+    assert note in captions
+    from crosswalk_ui.views import calibration_note
+
+    assert calibration_note(store.run_result(conn, 1, "calibration")) is None
