@@ -18,6 +18,7 @@ file never mentions are left to the cues (calibration does not touch them).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,8 @@ def _check_file(path: Path, shown: str) -> None:
         raise input_error("E069", shown, detail="the file does not exist")
     if not path.is_file():
         raise input_error("E069", shown, detail="it is not a regular file (a folder, say)")
+    if not os.access(path, os.R_OK):
+        raise input_error("E069", shown, detail="permission to read it is denied")
     if path.suffix.lower() not in TABLE_SUFFIXES:
         known = ", ".join(sorted(TABLE_SUFFIXES))
         raise input_error(
