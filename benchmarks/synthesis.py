@@ -4,14 +4,19 @@ matches the hand-labelled share per field. Called by `quality.py`; figures go in
 
 from __future__ import annotations
 
+import csv
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import f1_score, normalized_mutual_info_score
 
 from pipelines import store
+from pipelines.analysis.coded import read_coded
 from pipelines.analysis.concepts import all_concepts, load_framework
 from pipelines.analysis.contract import load_result
+from pipelines.analysis.run import run_analysis
 from pipelines.analysis.themes import author_surnames, key_terms, theme_label
 
 ROBUST = 0.6
@@ -101,4 +106,74 @@ def coverage_agreement(
         "coverage_top_field_agreement": agree / len(label_ids),
         "coverage_per_label": per_label,
         "tags_per_excerpt_all": float(tagged),
+    }
+
+
+def calibrated_measures(
+    conn,
+    embedder,
+    frameworks,
+    frame,
+    codes: list[list[str]],
+    half: np.ndarray,
+    run_id: int,
+    devset,
+    *,
+    seed: int = 42,
+) -> dict:
+    """Coverage calibrated on hand codes (`build --coded`): half A's codes given as a coded file,
+    coverage and tagging measured on half B (none of it coded) against the run on the cues alone
+    (`run_id`), on the same half. Adds one run to the store (the calibrated one)."""
+    label_ids = [c.id for c in all_concepts([load_framework(devset / "codebook.yaml")])]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "coded_half_a.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "codes"])
+            for external, written, part in zip(frame["external_id"], codes, half, strict=True):
+                if part == 0:
+                    writer.writerow([external, ";".join(written)])
+        coded = read_coded(path, store.excerpts(conn), frameworks)
+        calibrated = run_analysis(
+            conn, embedder=embedder, frameworks=frameworks, seed=seed, force=True, coded=coded
+        )
+    report = load_result(conn, calibrated.run_id, "calibration")
+    held_out = half == 1
+    out = {
+        "calibration_coded": report.coded,
+        "calibration_concepts": f"{report.calibrated} of {len(report.concepts)}",
+    }
+    for name, run in (("cues", run_id), ("calibrated", calibrated.run_id)):
+        found = half_measures(conn, run, frame, codes, label_ids, held_out)
+        out.update({f"{key}_B_{name}": value for key, value in found.items()})
+    return out
+
+
+def half_measures(
+    conn, run_id: int, frame, codes: list[list[str]], label_ids: list[str], mask: np.ndarray
+) -> dict:
+    """On the excerpts of `mask`: coverage per field x label as the run tags the codebook's
+    concepts (its tags are what its coverage counts, the codebook being read on its own) against
+    the hand-labelled share, the top field's agreement, and tagging macro-F1."""
+    tags = store.run_result(conn, run_id, "tags") or {}
+    ids = [str(i) for i, m in zip(frame["excerpt_id"], mask, strict=True) if m]
+    fields = frame["field"].to_numpy()[mask]
+    hand_codes = [set(c) for c, m in zip(codes, mask, strict=True) if m]
+    ours = [
+        {t["concept"].split("/", 1)[1] for t in tags[i] if t["concept"].startswith("dev/")}
+        for i in ids
+    ]
+    y_true = np.array([[label in c for label in label_ids] for c in hand_codes])
+    y_ours = np.array([[label in c for label in label_ids] for c in ours])
+    diffs, agree = [], 0
+    field_names = sorted(set(fields.tolist()))
+    for j, _label in enumerate(label_ids):
+        hand = {f: float(y_true[fields == f, j].mean()) for f in field_names}
+        counted = {f: float(y_ours[fields == f, j].mean()) for f in field_names}
+        diffs += [abs(hand[f] - counted[f]) for f in field_names]
+        agree += int(max(hand, key=hand.get) == max(counted, key=counted.get))
+    return {
+        "coverage_mad": float(np.mean(diffs)),
+        "coverage_top_field_agreement": agree / len(label_ids),
+        "tag_macro_f1": float(f1_score(y_true, y_ours, average="macro", zero_division=0)),
     }

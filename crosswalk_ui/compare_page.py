@@ -225,6 +225,9 @@ def _coverage(frameworks: list[Framework], fields: list[str]) -> None:
         f"The table gives each share with its 95% interval and count; cells with fewer than "
         f"{MIN_COVERAGE_COUNT} excerpts are marked too few to compare."
     )
+    calibrated = views.calibration_note(data.result("calibration"))
+    if calibrated:
+        st.caption(calibrated)
     on_demand(
         "Coverage as a table, with intervals and counts",
         "compare_coverage_open",

@@ -36,6 +36,9 @@ def render() -> None:
         f"{len(frameworks)} frameworks, {int((nodes['kind'] == 'concept').sum())} concepts, {int((edges['kind'] == 'crosswalk').sum())} crosswalk links between them. Large dots are frameworks; colour is the framework's field."
     )
     chart(graph, key=CHART_KEY)
+    calibrated = views.calibration_note(data.result("calibration"))
+    if calibrated:
+        st.caption(calibrated)
     on_demand(
         "The crosswalk links as a table",
         "concepts_links_open",

@@ -286,3 +286,15 @@ def tool_lens(
     return pd.DataFrame(rows).sort_values(
         ["covered", "size"], ascending=[True, False], kind="stable"
     )
+
+
+def calibration_note(calibration: dict | None) -> str | None:
+    """The caption that says coverage was calibrated on hand codes (`build --coded`), or None for
+    a run on the cues alone, so the reader knows which shares rest on people's judgement."""
+    if not calibration:
+        return None
+    calibrated = sum(bool(c["calibrated"]) for c in calibration["concepts"])
+    return (
+        f"Coverage calibrated on {calibration['coded']} hand-coded excerpts ({calibrated} "
+        f"concept{'s' if calibrated != 1 else ''} calibrated; the rest use the cues alone)."
+    )

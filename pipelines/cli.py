@@ -122,6 +122,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             full=args.full,
             engine=args.engine,
             ray_address=args.ray_address,
+            coded=Path(args.coded) if args.coded else None,
         )
     finally:
         progress.close()

@@ -69,6 +69,15 @@ def _build(sub, common) -> None:
         help="embedder name or model directory (default: the bundled model)",
     )
     p.add_argument(
+        "--coded",
+        metavar="FILE",
+        help="hand-coded excerpts that calibrate concept coverage: a CSV, TSV or XLSX file with "
+        "the columns id (the excerpt's id from your file, or its excerpt_id) and codes (concept "
+        "ids such as chime/hope or hope, separated by ';' or '|'; empty: none applies). Concepts "
+        "with 5 coded excerpts with them and 5 without are calibrated; the rest keep their "
+        "cue-based tags. Coded excerpts keep their hand codes.",
+    )
+    p.add_argument(
         "--embed-only", action="store_true", help="embed new text but do not run the analysis"
     )
     p.add_argument(

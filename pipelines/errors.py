@@ -95,6 +95,20 @@ MESSAGES: dict[str, str] = {
     "external_id from `python -m pipelines export excerpts --out excerpts.csv`.",
     "E068": "the external id '{value}' is on {count} excerpts (from different files): excerpt "
     "ids {ids}. Give one of those ids instead.",
+    "E069": "the coded-excerpts file cannot be read: {detail}. Give a CSV, TSV or XLSX file "
+    "with the columns id and codes (see `python -m pipelines build --help`).",
+    "E070": "no '{column}' column (columns found: {found}). A coded-excerpts file needs the "
+    "columns id (the excerpt's id or its id from your file) and codes (concept ids, ';'-separated).",
+    "E071": "no excerpt in the store has the id or the external id '{value}'. Give an excerpt_id "
+    "or an external_id from `python -m pipelines export excerpts --out excerpts.csv`, and ingest "
+    "the excerpt before coding it.",
+    "E072": "unknown concept code '{value}' ({detail}). Write it as framework/concept, for "
+    "example {example}, using a concept of the bundled frameworks or of a --concepts codebook.",
+    "E073": "excerpt {value} is coded twice (also on {other}). Give each excerpt one row, with "
+    "all its codes in that row.",
+    "E074": "too few coded excerpts to calibrate any concept: {detail}. A concept is calibrated "
+    "when at least {need} coded excerpts have it and {need} do not; code more excerpts, or build "
+    "without --coded.",
 }
 
 

@@ -64,13 +64,17 @@ def run_build(
     full: bool = False,
     engine: str | None = None,
     ray_address: str | None = None,
+    coded: Path | None = None,
 ) -> BuildResult:
     """Embed what is missing, then run the analysis (see `analysis.run_analysis`; `full`
     re-clusters from scratch instead of placing a few new excerpts into the current themes).
 
     `engine` (default $CROSSWALK_ENGINE, else local) is what embeds: `ray` runs it as Ray Data
     jobs on the cluster at `ray_address` (see `embed.ray_engine`), joined before anything is
-    embedded, so a cluster that does not answer leaves the store as it was."""
+    embedded, so a cluster that does not answer leaves the store as it was.
+
+    `coded` is a file of hand-coded excerpts (`coded.read_coded` gives its format) that calibrates
+    the coverage of the concepts it codes; it is read and checked before anything is embedded."""
     engine = engine or os.environ.get("CROSSWALK_ENGINE") or "local"
     if engine not in ENGINES:
         raise input_error("E025", None, what="engine", value=engine, known=", ".join(ENGINES))
@@ -87,6 +91,11 @@ def run_build(
 
     # Codebooks are read before anything is embedded so a malformed one fails fast and costs nothing.
     frameworks = None if embed_only else load_frameworks(concepts or [])
+    hand_codes = None
+    if coded is not None and not embed_only:
+        from pipelines.analysis.coded import read_coded
+
+        hand_codes = read_coded(Path(coded), store.excerpts(conn), frameworks)
     embedder = get_embedder(model)
     report = embed_missing(
         conn,
@@ -114,6 +123,7 @@ def run_build(
         progress=progress,
         full=full,
         engine=engine,
+        coded=hand_codes,
     )
     result.run_id, result.reused, result.summary = run.run_id, run.reused, run.summary
     return result

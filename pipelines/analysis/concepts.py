@@ -290,6 +290,8 @@ class Tagging:
     scores: np.ndarray  # excerpts x concepts, calibrated z-scores
     z: np.ndarray | None = None  # excerpts x concepts, each concept's own calibration only
     cue: np.ndarray | None = None  # excerpts x concepts, True where a cue phrase occurs
+    similarity: np.ndarray | None = None  # excerpts x concepts, embedding similarity (a tag's)
+    lexical: np.ndarray | None = None  # excerpts x concepts, word overlap (a tag's)
 
 
 def concept_prototypes(concepts: list[Concept]) -> tuple[list[str], list[int]]:
@@ -403,4 +405,4 @@ def tag_excerpts(
                 }
             )
         tags.append(chosen)
-    return Tagging([c.key for c in concepts], tags, calibrated, z, cue)
+    return Tagging([c.key for c in concepts], tags, calibrated, z, cue, raw, lexical)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pipelines import store
+from pipelines.analysis.calibration import Calibration
 from pipelines.analysis.concepts import Framework
 
 THEME_FINE = 2
@@ -262,9 +263,15 @@ class RunResults:
     graph_layout: dict
     layout: Layout
     frameworks: list[Framework]
+    # How coverage was calibrated on hand-coded excerpts (`build --coded`); only such runs store it.
+    calibration: Calibration | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: _encode(getattr(self, f.name)) for f in fields(self)}
+        return {
+            f.name: _encode(getattr(self, f.name))
+            for f in fields(self)
+            if not (f.name == "calibration" and self.calibration is None)
+        }
 
 
 def _encode(value):
@@ -288,6 +295,7 @@ _READERS = {
     "tags": lambda v: {i: [Tag.from_json(t) for t in tags] for i, tags in v.items()},
     "layout": Layout.from_json,
     "frameworks": lambda v: [Framework.from_json(f) for f in v],
+    "calibration": Calibration.from_json,
 }
 RESULT_NAMES = tuple(f.name for f in fields(RunResults))
 

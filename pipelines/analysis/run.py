@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipelines import __version__, store
 from pipelines.analysis.clusterers import check_names
+from pipelines.analysis.coded import CodedExcerpts
 from pipelines.analysis.concepts import Framework, load_frameworks
 from pipelines.analysis.contract import (
     ClusteringSummary,
@@ -99,16 +100,20 @@ def run_analysis(
     clusterer: str = "ward",
     reducer: str = "tsne",
     engine: str = "local",
+    coded: CodedExcerpts | None = None,
 ) -> RunOutcome:
     """Run the analysis and persist it, or reuse the current run when nothing changed.
 
     When only a few excerpts were added (the rule in `incremental`), they are placed into the
     current run's themes instead of re-clustering; `full=True` always re-clusters (and recomputes
-    an unchanged corpus whose current run was incremental)."""
+    an unchanged corpus whose current run was incremental). `coded` (read by
+    `coded.read_coded`) calibrates the tags of the frameworks it codes (`calibration`)."""
     check_names(clusterer=clusterer, reducer=reducer)
     clock = _Clock(progress)
     frameworks = frameworks if frameworks is not None else load_frameworks([])
-    params = run_params(embedder, frameworks, seed=seed, clusterer=clusterer, reducer=reducer)
+    params = run_params(
+        embedder, frameworks, seed=seed, clusterer=clusterer, reducer=reducer, coded=coded
+    )
     latest = store.latest_run(conn)
     corpus_hash = store.corpus_hash(conn)
     if not force and reusable(conn, latest, params, corpus_hash, full=full):
@@ -133,6 +138,7 @@ def run_analysis(
         embedder=embedder,
         engine=engine,
         banned=banned,
+        coded=coded,
     )
     clock("concepts")
     comparisons = compare_fields(corpus, banned)
@@ -170,9 +176,16 @@ def run_analysis(
 
 
 def run_params(
-    embedder, frameworks: list[Framework], *, seed: int, clusterer: str, reducer: str
+    embedder,
+    frameworks: list[Framework],
+    *,
+    seed: int,
+    clusterer: str,
+    reducer: str,
+    coded: CodedExcerpts | None = None,
 ) -> dict:
-    """The parameters a run is reproducible from, with their hash (what `reusable` compares)."""
+    """The parameters a run is reproducible from, with their hash (what `reusable` compares). A
+    run without hand codes has the parameters (and hash) it had before `--coded` existed."""
     params = {
         "seed": seed,
         "model_id": embedder.model_id,
@@ -182,6 +195,8 @@ def run_params(
     }
     if (clusterer, reducer) != ("ward", "tsne"):
         params["clusterer"], params["reducer"] = clusterer, reducer
+    if coded is not None:
+        params["coded"] = {"file": coded.path, "excerpts": len(coded.codes), "hash": coded.digest()}
     params["hash"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     return params
 
@@ -255,6 +270,7 @@ def assemble(
         graph_layout=graph[1],
         layout=layout,
         frameworks=frameworks,
+        calibration=tags.calibration,
     )
 
 
@@ -275,6 +291,11 @@ def summarise(
         "concepts tagged per excerpt": round(float(np.mean([len(t) for t in tags.tags] or [0])), 2),
         "unassigned": 0,
     }
+    if tags.calibration is not None:
+        summary["concepts calibrated on hand codes"] = (
+            f"{tags.calibration.calibrated} of {len(tags.calibration.concepts)} "
+            f"({tags.calibration.coded} excerpts coded)"
+        )
     if placement:
         summary["placed into existing themes"] = placement.new
         summary["far from every theme"] = placement.far

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipelines import store
 from pipelines.analysis.clusterers import reduce_by_name
+from pipelines.analysis.coded import CodedExcerpts
 from pipelines.analysis.compare import field_similarity, log_odds, term_contexts
 from pipelines.analysis.concepts import Framework
 from pipelines.analysis.contract import Incremental, Layout, Lens, Theme, ThemeIdentity, load_result
@@ -19,7 +20,12 @@ from pipelines.analysis.graph import concept_graph, graph_layout
 from pipelines.analysis.incremental import Placement, plan
 from pipelines.analysis.layout import place_by_neighbours
 from pipelines.analysis.naming import name_families, name_themes
-from pipelines.analysis.tagging import ConceptTags, tag_concepts, theme_concepts
+from pipelines.analysis.tagging import (
+    ConceptTags,
+    calibrate_codebook,
+    tag_concepts,
+    theme_concepts,
+)
 from pipelines.analysis.themes import author_surnames, theme_space
 from pipelines.analysis.theming import broad_level, carry_keys, lens, theme_analysis
 from pipelines.embed.embedders import embed_cached
@@ -193,10 +199,11 @@ def tag_and_name(
     embedder,
     engine: str = "local",
     banned: frozenset[str] | None = None,
+    coded: CodedExcerpts | None = None,
 ) -> ConceptTags:
-    """Tag every excerpt with concepts (on `engine`: local or ray), then name the themes
-    of both levels and the definition families (a concept that leads a theme's name must first be
-    tagged on it)."""
+    """Tag every excerpt with concepts (on `engine`: local or ray), calibrate the tags of the
+    frameworks `coded` codes by hand, then name the themes of both levels and the definition
+    families (a concept that leads a theme's name must first be tagged on it)."""
 
     def encode(phrases: list[str]):
         return embed_cached(conn, embedder, phrases)
@@ -218,6 +225,15 @@ def tag_and_name(
         encode=encode,
         tagger=tagger,
     )
+    if coded is not None:
+        tags = calibrate_codebook(
+            tags,
+            coded,
+            ids=corpus.ids,
+            vectors=corpus.vectors,
+            fields=corpus.fields,
+            field_order=corpus.field_order,
+        )
     levels = [(t, themes.broad_labels) for t in themes.broad] + [
         (t, themes.labels) for t in themes.fine
     ]

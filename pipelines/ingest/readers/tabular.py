@@ -200,12 +200,28 @@ def check_unique_columns(header: Iterable, *, shown: str) -> list[str]:
 def _delimited_rows(
     lines: Iterable[str], *, delimiter: str, shown: str
 ) -> Iterator[tuple[int, dict]]:
+    _names, rows = _delimited_table(lines, delimiter=delimiter, shown=shown)
+    yield from rows
+
+
+def _delimited_table(
+    lines: Iterable[str], *, delimiter: str, shown: str
+) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """The header's names and the data rows (numbered as a spreadsheet numbers them, the header
+    being row 1), quoting errors as E005."""
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise input_error("E001", shown)
-        names = check_unique_columns(header, shown=shown)
+    except csv.Error as exc:
+        raise _csv_error(reader, shown, exc) from None
+    if header is None or not any(h.strip() for h in header):
+        raise input_error("E001", shown)
+    names = check_unique_columns(header, shown=shown)
+    return names, _data_rows(reader, names, shown=shown)
+
+
+def _data_rows(reader, names: list[str], *, shown: str) -> Iterator[tuple[int, dict]]:
+    try:
         for index, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
@@ -219,9 +235,11 @@ def _delimited_rows(
                 )
             yield index, dict(zip(names, values, strict=False))
     except csv.Error as exc:
-        raise input_error(
-            "E005", shown, row=f"line {reader.line_num}", fmt="CSV", detail=str(exc)
-        ) from None
+        raise _csv_error(reader, shown, exc) from None
+
+
+def _csv_error(reader, shown: str, exc: csv.Error):
+    return input_error("E005", shown, row=f"line {reader.line_num}", fmt="CSV", detail=str(exc))
 
 
 def _stream_delimited(path: Path, options: ReadOptions, *, delimiter: str, fmt: str) -> ReadResult:
@@ -246,6 +264,11 @@ def read_tsv(path: Path, options: ReadOptions) -> ReadResult:
     return _stream_delimited(path, options, delimiter="\t", fmt="tsv")
 
 
+# What openpyxl raises on a damaged workbook, besides its own InvalidFileException and zipfile's
+# BadZipFile (see `read_xlsx`).
+_WORKBOOK_ERRORS = (KeyError, OSError, ValueError, SyntaxError, TypeError, AttributeError)
+
+
 @register("xlsx", extensions=(".xlsx", ".xlsm"))
 def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     import zipfile
@@ -257,16 +280,7 @@ def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
     check_zip(path, shown=shown, fmt="XLSX")
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (
-        InvalidFileException,
-        zipfile.BadZipFile,
-        KeyError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        TypeError,
-        AttributeError,
-    ) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, *_WORKBOOK_ERRORS) as exc:
         # SyntaxError: lxml's and ElementTree's parse errors; TypeError/AttributeError: openpyxl
         # meeting an element or attribute it does not expect. Both come from damaged XML in the
         # file and used to end the command with exit status 1.
@@ -327,6 +341,51 @@ def _parsed_rows(values: Iterator[tuple], *, shown: str) -> Iterator[tuple]:
         except (SyntaxError, TypeError, ValueError, KeyError, AttributeError) as exc:
             raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
         yield row
+
+
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".xlsx": None, ".xlsm": None}
+
+
+def table_rows(path: Path, *, shown: str) -> tuple[list[str], Iterator[tuple[int | str, dict]]]:
+    """The header (stripped, lower-case) and the data rows, `(row, values)`, of a CSV, TSV or XLSX
+    table that is not excerpts (a coded-excerpts file, say), read with the excerpt readers' own
+    checks: encoding, quoting, a repeated column, a damaged workbook. The caller has checked that
+    the suffix is one of TABLE_SUFFIXES; rows are numbered as the excerpt readers number them.
+    A workbook is read whole (it is closed before this returns)."""
+    delimiter = TABLE_SUFFIXES[path.suffix.lower()]
+    if delimiter is not None:
+        fmt = "TSV" if delimiter == "\t" else "CSV"
+        lines = iter_text_lines(path, shown=shown, encoding=None, fmt=fmt)
+        return _delimited_table(lines, delimiter=delimiter, shown=shown)
+    return _workbook_table(path, shown=shown)
+
+
+def _workbook_table(
+    path: Path, *, shown: str
+) -> tuple[list[str], Iterator[tuple[int | str, dict]]]:
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    check_zip(path, shown=shown, fmt="XLSX")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, *_WORKBOOK_ERRORS) as exc:
+        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+    try:
+        values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
+        rows = [
+            (
+                f"{sheet}row {index}" if sheet else index,
+                {h: v for h, v in zip(header, row, strict=False) if h},
+            )
+            for index, row in enumerate(values, start=start + 1)
+            if row and not all(c in (None, "") for c in row)
+        ]
+    finally:
+        book.close()
+    return header, iter(rows)
 
 
 def read_sources_table(path: Path, *, encoding: str | None = None) -> dict[str, SourceRecord]:
