@@ -323,13 +323,14 @@ def render_calibrated(r: dict) -> str:
         f"excerpts of half A coded, {r['calibration_concepts']} concepts calibrated, measured on "
         "half B (none of it coded):",
         "",
-        "| measure, half B | calibrated on half A | cues alone | target |",
-        "| --- | --- | --- | --- |",
+        "| measure, half B | calibrated on half A | cues alone | half A's hand labels as the forecast (ceiling) | target |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, key, fmt, target in rows:
         calibrated = fmt.format(r[f"{key}_B_calibrated"])
         cues = fmt.format(r[f"{key}_B_cues"])
-        lines.append(f"| {name} | **{calibrated}** | {cues} | {target} |")
+        hand = fmt.format(r[f"{key}_B_hand_A"]) if f"{key}_B_hand_A" in r else ""
+        lines.append(f"| {name} | **{calibrated}** | {cues} | {hand} | {target} |")
     return "\n".join(lines) + "\n"
 
 
