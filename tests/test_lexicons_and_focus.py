@@ -110,7 +110,7 @@ def _encode(texts):
 def test_a_concept_ranks_tagged_excerpts_first_then_by_closeness():
     frame, vectors, results, themes_, assignments = _corpus()
     focus = resolve_focus("fw/c", frame, vectors, results, themes_, assignments, _encode)
-    assert focus.kind == "concept" and focus.label == "Hope (fw/c)"
+    assert focus.kind == "concept" and focus.label == "Hope (FW)"  # its name, with its framework's
     # Tagged (2 and 5) or at least a standard deviation closer than the mean (only 1, x = 0.9).
     assert frame["excerpt_id"][focus.relevant].tolist() == [1, 2, 5]
     assert focus.ranked(frame["field"], ["a", "b"]) == {"a": [1, 0], "b": [4]}

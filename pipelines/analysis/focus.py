@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, concepts_by_key
+from pipelines.analysis.findings import concept_names
 from pipelines.errors import input_error
 
 RELEVANCE_Z = 1.0  # a similarity this many SDs above the corpus mean counts as relevant
@@ -95,14 +96,17 @@ def concept_closeness(
     return (vectors @ np.stack([unit(v) for v in encoded]).T).max(axis=1)
 
 
-def concept_focus(concept: Concept, *, tag_scores: np.ndarray, closeness: np.ndarray) -> Focus:
+def concept_focus(
+    concept: Concept, *, tag_scores: np.ndarray, closeness: np.ndarray, label: str | None = None
+) -> Focus:
     """A concept as a focus, from its `tag_scores` and `closeness` (computed once and cached by
-    the app, which is why they are arguments)."""
+    the app, which is why they are arguments). `label` is its name for reading (with its
+    framework's); without it, the label and key."""
     tagged = ~np.isneginf(tag_scores)
     return Focus(
         "concept",
         concept.key,
-        f"{concept.label} ({concept.key})",
+        label or f"{concept.label} ({concept.key})",
         closeness + tagged,  # tagged excerpts first, then by closeness
         tagged | z_relevant(closeness),
     )
@@ -155,6 +159,7 @@ def resolve_focus(
             concepts[focus],
             tag_scores=tag_scores(results.get("tags") or {}, frame["excerpt_id"], focus),
             closeness=concept_closeness(concepts[focus], vectors, encode),
+            label=concept_names(frameworks, quoted=False)[focus],
         )
     if theme_key in theme_by_key:
         return theme_focus(theme_by_key[theme_key], frame["excerpt_id"], vectors, assignments)
