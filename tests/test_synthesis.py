@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from pipelines.analysis.clusterers import cluster_by_name, reduce_by_name
 from pipelines.analysis.concepts import Concept, Framework, concept_prototypes, tag_excerpts
@@ -19,6 +19,7 @@ from pipelines.analysis.findings import (
     theme_findings,
     wilson_interval,
 )
+from pipelines.analysis.levels import choose_broad
 from pipelines.analysis.naming import banned_words, candidate_phrases, name_themes, short_label
 from pipelines.analysis.tagging import ConceptTags, framework_lens
 from pipelines.analysis.theming import broad_level, theme_analysis
@@ -75,6 +76,21 @@ def test_broad_first_finds_the_known_hierarchy_with_fine_themes_inside_each_broa
     assert np.mean([t.stability >= 0.6 for t in fine.themes]) >= 0.5
     again = theme_analysis(vectors, texts, fields, FIELDS, seed=1, broad_first=True)
     assert np.array_equal(again.labels, fine.labels)
+
+
+def test_the_broad_level_does_not_depend_on_the_seed_where_its_structure_is_weak():
+    """Six overlapping groups: the broad themes' stabilities lie near the 0.6 line, and a number
+    of broad themes chosen by the stability of a few resamples changed with the seed. The
+    number and the partition come from the data alone; only the stability is sampled."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(6, 3)) * 1.2
+    points = np.vstack([c + rng.normal(size=(60, 3)) for c in centres])
+    features = np.hstack([points, 0.05 * rng.normal(size=(len(points), 20))])
+    ks = list(range(4, 11))
+    first, _ = choose_broad(features, ks, seed=1)
+    for seed in (2, 3, 4):
+        other, _ = choose_broad(features, ks, seed=seed)
+        assert other.max() == first.max() and adjusted_rand_score(first, other) > 0.95
 
 
 def test_broad_first_on_structureless_data_marks_the_broad_level_fragile():
