@@ -189,9 +189,13 @@ def name_themes(
     surnames: frozenset[str],
     banned: frozenset[str] | None = None,
     fields: list[str] | None = None,
+    phrases_of: dict[int, set[str]] | None = None,
 ) -> None:
     """Give every theme its readable name (in `label`), its key phrases before its key terms, and
-    say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`."""
+    say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`.
+    `phrases_of` keeps each text's phrases by position, shared with `name_families` (a text is
+    in a theme of each level and in a family)."""
+    phrases_of = {} if phrases_of is None else phrases_of
     banned = banned if banned is not None else banned_words(texts, surnames, frameworks)
     tagged = tags.tagged()
     corpus_share = Counter(k for s in tagged for k in s)
@@ -200,7 +204,7 @@ def name_themes(
     used: Counter = Counter()
     for theme, labels in zip(themes, labels_per_theme, strict=True):
         members = np.flatnonzero(labels == theme.index)
-        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields)
+        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields, phrases_of)
         theme.key_terms = [t for t in theme.key_terms if not set(t.split()) & banned]
         concept = leading_concept(theme.concepts, theme.size, corpus_share)
         name, rule = _choose(concept, concept_labels, phrases, used, level=theme.level)
@@ -213,8 +217,14 @@ def name_themes(
         ]
 
 
-def _theme_phrases(members, texts, vectors, banned, encode, fields=None) -> list[str]:
-    per_text = [text_phrases(texts[i], banned) for i in members]
+def _theme_phrases(
+    members, texts, vectors, banned, encode, fields=None, phrases_of=None
+) -> list[str]:
+    phrases_of = {} if phrases_of is None else phrases_of
+    for i in members:
+        if i not in phrases_of:
+            phrases_of[i] = text_phrases(texts[i], banned)
+    per_text = [phrases_of[i] for i in members]
     counts = Counter(p for found in per_text for p in found)
     candidates = Counter({p: c for p, c in counts.items() if c >= 2})
     if fields is not None:
@@ -280,8 +290,11 @@ def name_families(
     surnames: frozenset[str],
     banned: frozenset[str] | None = None,
     fields: list[str] | None = None,
+    phrases_of: dict[int, set[str]] | None = None,
 ) -> None:
-    """Name each definition family by a phrase from its members, as themes are named."""
+    """Name each definition family by a phrase from its members, as themes are named
+    (`phrases_of` as in `name_themes`)."""
+    phrases_of = {} if phrases_of is None else phrases_of
     if not lens.assignments:
         return
     position = {i: n for n, i in enumerate(ids)}
@@ -291,7 +304,7 @@ def name_families(
         members = np.array(
             [position[int(i)] for i, f in lens.assignments.items() if f == family.family]
         )
-        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields)
+        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields, phrases_of)
         name, _ = _choose(None, {}, phrases, used, level=0)
         if name == "Unnamed theme" or name in {n for (_, n) in used}:
             name = _from_terms([t for t in family.key_terms if not set(t.split()) & banned])

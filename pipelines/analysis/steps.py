@@ -239,6 +239,7 @@ def tag_and_name(
     ]
     for theme, labels in levels:
         theme.concepts = theme_concepts(tags, np.flatnonzero(labels == theme.index))
+    phrases_of: dict[int, set[str]] = {}  # each text's phrases, found once for all the names
     name_themes(
         [t for t, _ in levels],
         [labels for _, labels in levels],
@@ -250,6 +251,7 @@ def tag_and_name(
         surnames=corpus.surnames,
         banned=banned,
         fields=corpus.fields,
+        phrases_of=phrases_of,
     )
     for found in lenses:
         name_families(
@@ -262,6 +264,7 @@ def tag_and_name(
             surnames=corpus.surnames,
             banned=banned,
             fields=corpus.fields,
+            phrases_of=phrases_of,
         )
     return tags
 

@@ -90,7 +90,7 @@ def embed_cached(conn: sqlite3.Connection, embedder: Embedder, texts: list[str])
     a rebuild does not embed a framework's thousand cue phrases again. Always read back from the
     store, so a first and a later build use bit-identical vectors."""
     hashes = [records.text_hash(t) for t in texts]
-    cached = store.cached_hashes(conn, embedder.model_id)
+    cached = store.cached_hashes(conn, embedder.model_id, among=hashes)
     missing = dict(
         sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
     )
