@@ -52,7 +52,7 @@ from pipelines.analysis.tagging import (
     tag_by_framework_group,  # noqa: F401  (public here too)
 )
 
-METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-ward-on-centres/phrase-names/framework-lens-coverage/v8"
+METHOD = "field-centred-ward+lsa-silhouette/ctfidf/binomial-bh/z-calibrated-lexical-tags/broad-kmeans-on-pcs-silhouette+fine-within/phrase-names/framework-lens-coverage/v9"
 STEPS = (
     "loaded",
     "themes",
