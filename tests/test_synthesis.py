@@ -20,7 +20,13 @@ from pipelines.analysis.findings import (
     wilson_interval,
 )
 from pipelines.analysis.levels import choose_broad
-from pipelines.analysis.naming import banned_words, candidate_phrases, name_themes, short_label
+from pipelines.analysis.naming import (
+    banned_words,
+    candidate_phrases,
+    modifiers,
+    name_themes,
+    short_label,
+)
 from pipelines.analysis.tagging import ConceptTags, framework_lens
 from pipelines.analysis.theming import broad_level, theme_analysis
 from pipelines.embed.embedders import HashEmbedder
@@ -205,6 +211,20 @@ def test_phrases_are_not_counts_or_clause_fragments():
     phrases = candidate_phrases(texts, banned_words(texts, frozenset(), []))
     assert "million people" not in phrases and "interventions focused" not in phrases
     assert "peer support needs" in phrases
+
+
+def test_no_phrase_ends_with_a_word_that_modifies_the_next():
+    """'psychiatric' is followed by a content word nearly every time it is used: a phrase ending
+    with it ('people with psychiatric') is cut short, and 'psychiatric services' is whole."""
+    texts = [
+        f"Care for people with psychiatric {n}; people with psychiatric {n} recover."
+        for n in ("diagnoses", "disabilities", "histories", "labels", "conditions")
+    ] * 2
+    no_end = modifiers(texts)
+    assert "psychiatric" in no_end and "people" not in no_end and "recover" not in no_end
+    phrases = candidate_phrases(texts, frozenset(), no_end=no_end)
+    assert "people with psychiatric" not in phrases and "psychiatric diagnoses" in phrases
+    assert "people with psychiatric" in candidate_phrases(texts, frozenset())
 
 
 def test_coverage_is_not_crowded_out_by_a_framework_written_in_one_fields_words():

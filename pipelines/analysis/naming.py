@@ -107,16 +107,43 @@ def short_label(label: str) -> str | None:
 _CUT_WORDS = {"about", "through", "for", "with", "over", "in", "from"}
 
 
-def candidate_phrases(texts: list[str], banned: frozenset[str], *, min_df: int = 2) -> Counter:
+def modifiers(texts: list[str], *, at_least: int = 5, share: float = 0.85) -> frozenset[str]:
+    """Words that a content word follows in at least `share` of their uses within a clause (and
+    that occur `at_least` times): "psychiatric", "mental", "lived". They modify the word after
+    them, so a phrase ending in one is cut short ("People with psychiatric", "Mental and
+    physical"). Found in the corpus itself, so any field's vocabulary is covered."""
+    uses: Counter = Counter()
+    followed: Counter = Counter()
+    for text in texts:
+        for clause in _CLAUSE.split(text):
+            words = [w.lower() for w in _WORD.findall(clause)]
+            uses.update(words)
+            followed.update(
+                w
+                for w, after in zip(words[:-1], words[1:], strict=True)
+                if after not in ENGLISH_STOP_WORDS
+            )
+    return frozenset(w for w, n in uses.items() if n >= at_least and followed[w] >= share * n)
+
+
+def candidate_phrases(
+    texts: list[str],
+    banned: frozenset[str],
+    *,
+    min_df: int = 2,
+    no_end: frozenset[str] = frozenset(),
+) -> Counter:
     """Two- to four-word phrases, with the number of texts they occur in: no stop word at either
-    end, no banned word anywhere."""
+    end, no banned word anywhere, no word of `no_end` (`modifiers`) last."""
     found: Counter = Counter()
     for text in texts:
-        found.update(text_phrases(text, banned))
+        found.update(text_phrases(text, banned, no_end=no_end))
     return Counter({p: c for p, c in found.items() if c >= min_df})
 
 
-def text_phrases(text: str, banned: frozenset[str]) -> set[str]:
+def text_phrases(
+    text: str, banned: frozenset[str], *, no_end: frozenset[str] = frozenset()
+) -> set[str]:
     """The candidate phrases of one text (see `candidate_phrases`)."""
     seen = set()
     # Phrases never cross punctuation: "hope, personal responsibility" is a list, not a phrase.
@@ -127,7 +154,9 @@ def text_phrases(text: str, banned: frozenset[str]) -> set[str]:
                 gram = words[i : i + n]
                 if gram[0] in ENGLISH_STOP_WORDS or gram[-1] in ENGLISH_STOP_WORDS:
                     continue
-                if any(w in banned or "'" in w for w in gram) or _participle(gram[-1]):
+                if gram[-1] in no_end or _participle(gram[-1]):
+                    continue
+                if any(w in banned or "'" in w for w in gram):
                     continue
                 seen.add(" ".join(gram))
     return seen
@@ -190,12 +219,15 @@ def name_themes(
     banned: frozenset[str] | None = None,
     fields: list[str] | None = None,
     phrases_of: dict[int, set[str]] | None = None,
+    no_end: frozenset[str] | None = None,
 ) -> None:
     """Give every theme its readable name (in `label`), its key phrases before its key terms, and
     say in `naming` which rule named it. `labels_per_theme[i]` labels the level of `themes[i]`.
     `phrases_of` keeps each text's phrases by position, shared with `name_families` (a text is
-    in a theme of each level and in a family)."""
+    in a theme of each level and in a family); `no_end` the words no phrase ends with (by
+    default the texts' `modifiers`)."""
     phrases_of = {} if phrases_of is None else phrases_of
+    no_end = modifiers(texts) if no_end is None else no_end
     banned = banned if banned is not None else banned_words(texts, surnames, frameworks)
     tagged = tags.tagged()
     corpus_share = Counter(k for s in tagged for k in s)
@@ -204,7 +236,9 @@ def name_themes(
     used: Counter = Counter()
     for theme, labels in zip(themes, labels_per_theme, strict=True):
         members = np.flatnonzero(labels == theme.index)
-        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields, phrases_of)
+        phrases = _theme_phrases(
+            members, texts, vectors, (banned, no_end), encode, fields, phrases_of
+        )
         theme.key_terms = [t for t in theme.key_terms if not set(t.split()) & banned]
         concept = leading_concept(theme.concepts, theme.size, corpus_share)
         name, rule = _choose(concept, concept_labels, phrases, used, level=theme.level)
@@ -218,12 +252,14 @@ def name_themes(
 
 
 def _theme_phrases(
-    members, texts, vectors, banned, encode, fields=None, phrases_of=None
+    members, texts, vectors, words, encode, fields=None, phrases_of=None
 ) -> list[str]:
+    """`words`: (banned anywhere, banned last) as `text_phrases` takes them."""
+    banned, no_end = words
     phrases_of = {} if phrases_of is None else phrases_of
     for i in members:
         if i not in phrases_of:
-            phrases_of[i] = text_phrases(texts[i], banned)
+            phrases_of[i] = text_phrases(texts[i], banned, no_end=no_end)
     per_text = [phrases_of[i] for i in members]
     counts = Counter(p for found in per_text for p in found)
     candidates = Counter({p: c for p, c in counts.items() if c >= 2})
@@ -291,10 +327,12 @@ def name_families(
     banned: frozenset[str] | None = None,
     fields: list[str] | None = None,
     phrases_of: dict[int, set[str]] | None = None,
+    no_end: frozenset[str] | None = None,
 ) -> None:
     """Name each definition family by a phrase from its members, as themes are named
-    (`phrases_of` as in `name_themes`)."""
+    (`phrases_of` and `no_end` as in `name_themes`)."""
     phrases_of = {} if phrases_of is None else phrases_of
+    no_end = modifiers(texts) if no_end is None else no_end
     if not lens.assignments:
         return
     position = {i: n for n, i in enumerate(ids)}
@@ -304,7 +342,9 @@ def name_families(
         members = np.array(
             [position[int(i)] for i, f in lens.assignments.items() if f == family.family]
         )
-        phrases = _theme_phrases(members, texts, vectors, banned, encode, fields, phrases_of)
+        phrases = _theme_phrases(
+            members, texts, vectors, (banned, no_end), encode, fields, phrases_of
+        )
         name, _ = _choose(None, {}, phrases, used, level=0)
         if name == "Unnamed theme" or name in {n for (_, n) in used}:
             name = _from_terms([t for t in family.key_terms if not set(t.split()) & banned])

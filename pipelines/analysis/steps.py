@@ -19,7 +19,7 @@ from pipelines.analysis.contract import Incremental, Layout, Lens, Theme, ThemeI
 from pipelines.analysis.graph import concept_graph, graph_layout
 from pipelines.analysis.incremental import Placement, plan
 from pipelines.analysis.layout import place_by_neighbours
-from pipelines.analysis.naming import name_families, name_themes
+from pipelines.analysis.naming import modifiers, name_families, name_themes
 from pipelines.analysis.tagging import (
     ConceptTags,
     calibrate_codebook,
@@ -240,6 +240,7 @@ def tag_and_name(
     for theme, labels in levels:
         theme.concepts = theme_concepts(tags, np.flatnonzero(labels == theme.index))
     phrases_of: dict[int, set[str]] = {}  # each text's phrases, found once for all the names
+    no_end = modifiers(corpus.texts)  # words that modify the next: no name ends with one
     name_themes(
         [t for t, _ in levels],
         [labels for _, labels in levels],
@@ -252,6 +253,7 @@ def tag_and_name(
         banned=banned,
         fields=corpus.fields,
         phrases_of=phrases_of,
+        no_end=no_end,
     )
     for found in lenses:
         name_families(
@@ -265,6 +267,7 @@ def tag_and_name(
             banned=banned,
             fields=corpus.fields,
             phrases_of=phrases_of,
+            no_end=no_end,
         )
     return tags
 
