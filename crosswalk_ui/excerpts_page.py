@@ -214,15 +214,29 @@ def _validation_report(paths, names, labels, options) -> bool:
 
 
 def _rebuild() -> None:
-    from pipelines.analysis.build import run_build
+    """Rebuild with the current run's codebooks and hand-coded file (`build.current_inputs`)."""
+    from pipelines.analysis.build import current_inputs, run_build
 
+    codebooks, coded = current_inputs(data.conn())
+    if coded is not None and not coded.is_file():
+        st.warning(
+            f"The hand-coded file {coded} is no longer there: coverage is rebuilt from the cues "
+            "alone. Build with `--coded FILE` to calibrate it again."
+        )
+        coded = None
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, label: str | None = None) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=label or "")
 
     try:
-        result = run_build(data.conn(), model=data.model_id(), progress=progress)
+        result = run_build(
+            data.conn(),
+            model=data.model_id(),
+            progress=progress,
+            codebooks=codebooks,
+            coded=coded,
+        )
     except InputError as error:
         st.error(error.message)
         return

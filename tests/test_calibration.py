@@ -332,3 +332,28 @@ def test_the_app_says_coverage_was_calibrated_only_when_it_was(module, built, mo
     from crosswalk_ui.views import calibration_note
 
     assert calibration_note(store.run_result(conn, 1, "calibration")) is None
+
+
+def test_a_rebuild_from_the_app_keeps_the_codebook_and_the_hand_codes(built, tmp_path, monkeypatch):
+    """The Corpus page's rebuild used to build with the bundled frameworks alone: the user's
+    codebook and the calibration on their hand codes were gone without a word."""
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.analysis.build import current_inputs
+
+    copy = tmp_path / "store.sqlite"
+    built[0].execute(f"VACUUM INTO '{copy}'")
+    conn = store.connect(copy)
+    codebooks, coded = current_inputs(conn)
+    assert [f.id for f in codebooks] == ["hw"] and coded == built[4]
+    before = store.latest_run(conn)["id"]
+    monkeypatch.setenv("CROSSWALK_DB", str(copy))
+    # What the page's "Rebuild the analysis" button runs (it shows after files are added).
+    app = AppTest.from_string(
+        "from crosswalk_ui import excerpts_page\nexcerpts_page._rebuild()\n", default_timeout=120
+    ).run()
+    assert not app.exception
+    run = store.latest_run(store.connect(copy))
+    assert run["id"] > before
+    assert load_result(conn, run["id"], "calibration").coded == 40
+    assert "hw" in {f.id for f in load_result(conn, run["id"], "frameworks")}

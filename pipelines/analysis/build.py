@@ -65,6 +65,7 @@ def run_build(
     engine: str | None = None,
     ray_address: str | None = None,
     coded: Path | None = None,
+    codebooks: list | None = None,
 ) -> BuildResult:
     """Embed what is missing, then run the analysis (see `analysis.run_analysis`; `full`
     re-clusters from scratch instead of placing a few new excerpts into the current themes).
@@ -74,7 +75,8 @@ def run_build(
     embedded, so a cluster that does not answer leaves the store as it was.
 
     `coded` is a file of hand-coded excerpts (`coded.read_coded` gives its format) that calibrates
-    the coverage of the concepts it codes; it is read and checked before anything is embedded."""
+    the coverage of the concepts it codes; it is read and checked before anything is embedded.
+    `codebooks` are frameworks already loaded (`current_inputs`), beside those of `concepts`."""
     engine = engine or os.environ.get("CROSSWALK_ENGINE") or "local"
     if engine not in ENGINES:
         raise input_error("E025", None, what="engine", value=engine, known=", ".join(ENGINES))
@@ -90,7 +92,7 @@ def run_build(
     from pipelines.analysis.run import run_analysis
 
     # Codebooks are read before anything is embedded so a malformed one fails fast and costs nothing.
-    frameworks = None if embed_only else load_frameworks(concepts or [])
+    frameworks = None if embed_only else load_frameworks(concepts or []) + list(codebooks or [])
     hand_codes = None
     if coded is not None and not embed_only:
         from pipelines.analysis.coded import read_coded
@@ -127,3 +129,21 @@ def run_build(
     )
     result.run_id, result.reused, result.summary = run.run_id, run.reused, run.summary
     return result
+
+
+def current_inputs(conn: sqlite3.Connection) -> tuple[list, Path | None]:
+    """The codebooks and the hand-coded file the current run was built with, so a rebuild from
+    the app keeps them: one that dropped them would undo a user's codebook and calibration
+    without a word. The coded file is None when the run had none."""
+    import json
+
+    from pipelines.analysis.concepts import load_frameworks
+    from pipelines.analysis.contract import load_result
+
+    run = store.latest_run(conn)
+    if run is None:
+        return [], None
+    bundled = {f.id for f in load_frameworks([])}
+    used = load_result(conn, run["id"], "frameworks") or []
+    coded = (json.loads(run["params"]).get("coded") or {}).get("file")
+    return [f for f in used if f.id not in bundled], Path(coded) if coded else None
