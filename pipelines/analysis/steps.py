@@ -224,6 +224,7 @@ def tag_and_name(
         embedder=embedder,
         encode=encode,
         tagger=tagger,
+        keep_lenses=coded is not None,
     )
     if coded is not None:
         tags = calibrate_codebook(

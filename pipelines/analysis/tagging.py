@@ -81,9 +81,12 @@ def tag_concepts(
     embedder,
     encode=None,
     tagger=None,
+    keep_lenses: bool = False,
 ) -> ConceptTags:
     """Tag every excerpt and measure each concept's share of each field's excerpts. `tagger` is
-    `tag_by_framework_group` or an engine's function with its arguments (the Ray engine's)."""
+    `tag_by_framework_group` or an engine's function with its arguments (the Ray engine's).
+    `keep_lenses` keeps each framework group's scores for `calibrate_codebook`; without it they
+    are let go here (several hundred MB at 100,000 excerpts)."""
     found: list = []
     rows = (tagger or tag_by_framework_group)(
         texts, vectors, frameworks, embedder=embedder, encode=encode, lenses=found
@@ -99,7 +102,7 @@ def tag_concepts(
         counts[concept.key], coverage[concept.key] = field_shares(
             carried[concept.key], fields_arr, field_order
         )
-    return ConceptTags(tags, coverage, counts, lenses=found)
+    return ConceptTags(tags, coverage, counts, lenses=found if keep_lenses else [])
 
 
 def field_shares(

@@ -132,12 +132,12 @@ def recorded_embedder(precision: str, *, threads: int | None = None) -> Embedder
     """The bundled model at the precision a run recorded (`all-MiniLM-L6-v2@bf16`), so a query
     is embedded as that run's excerpts were and its vectors are found under the run's id. Where
     this CPU lacks native bf16 (the store was built on another machine), torch emulates it."""
-    precisions.requested(precision)  # an unknown precision is the same error as the setting's
+    precision = precisions.requested(precision)  # an unknown one is the setting's error
     native = any(f in precisions.cpu_flags() for f in precisions.NATIVE_BF16)
     backend = os.environ.get("CROSSWALK_BACKEND", "openvino")
     if precision == "bf16" and not native:
         backend = "torch"
-    return _bundled_at(backend, "f32" if precision in ("f32", "fp32") else precision, threads)
+    return _bundled_at(backend, precision, threads)
 
 
 def bundled_model_path() -> Path:

@@ -271,38 +271,46 @@ _WORKBOOK_ERRORS = (KeyError, OSError, ValueError, SyntaxError, TypeError, Attri
 
 @register("xlsx", extensions=(".xlsx", ".xlsm"))
 def read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
     shown = options.display_name or str(path)
-    check_zip(path, shown=shown, fmt="XLSX")
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, *_WORKBOOK_ERRORS) as exc:
-        # SyntaxError: lxml's and ElementTree's parse errors; TypeError/AttributeError: openpyxl
-        # meeting an element or attribute it does not expect. Both come from damaged XML in the
-        # file and used to end the command with exit status 1.
-        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+    book = _open_workbook(path, shown=shown)
     try:
         values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
-
-        def rows() -> Iterator[tuple[int | str, dict]]:
-            for index, row in enumerate(values, start=start + 1):
-                if not row or all(c in (None, "") for c in row):
-                    continue
-                yield (
-                    f"{sheet}row {index}" if sheet else index,
-                    {h: v for h, v in zip(header, row, strict=False) if h},
-                )
-
-        result = rows_to_records(rows(), path=path, options=options, fmt="xlsx")
+        rows = _sheet_rows(values, header, start, sheet)
+        result = rows_to_records(rows, path=path, options=options, fmt="xlsx")
         if not result.excerpts and not result.rejected:
             raise input_error("E002", shown)
         return result
     finally:
         book.close()
+
+
+def _open_workbook(path: Path, *, shown: str):
+    """The workbook, read-only with cached values; a damaged file is E005."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    check_zip(path, shown=shown, fmt="XLSX")
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, *_WORKBOOK_ERRORS) as exc:
+        # SyntaxError: lxml's and ElementTree's parse errors; TypeError/AttributeError: openpyxl
+        # meeting an element or attribute it does not expect. Both come from damaged XML in the
+        # file and used to end the command with exit status 1.
+        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+
+
+def _sheet_rows(values, header, start: int, sheet: str) -> Iterator[tuple[int | str, dict]]:
+    """The non-empty rows after the header, `(row, values)`, named with the sheet unless it is
+    the first."""
+    for index, row in enumerate(values, start=start + 1):
+        if not row or all(c in (None, "") for c in row):
+            continue
+        yield (
+            f"{sheet}row {index}" if sheet else index,
+            {h: v for h, v in zip(header, row, strict=False) if h},
+        )
 
 
 def _first_sheet_with_data(book, *, shown: str):
@@ -363,26 +371,10 @@ def table_rows(path: Path, *, shown: str) -> tuple[list[str], Iterator[tuple[int
 def _workbook_table(
     path: Path, *, shown: str
 ) -> tuple[list[str], Iterator[tuple[int | str, dict]]]:
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    check_zip(path, shown=shown, fmt="XLSX")
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, *_WORKBOOK_ERRORS) as exc:
-        raise input_error("E005", shown, fmt="XLSX", detail=one_line(exc)) from None
+    book = _open_workbook(path, shown=shown)
     try:
         values, header, start, sheet = _first_sheet_with_data(book, shown=shown)
-        rows = [
-            (
-                f"{sheet}row {index}" if sheet else index,
-                {h: v for h, v in zip(header, row, strict=False) if h},
-            )
-            for index, row in enumerate(values, start=start + 1)
-            if row and not all(c in (None, "") for c in row)
-        ]
+        rows = list(_sheet_rows(values, header, start, sheet))
     finally:
         book.close()
     return header, iter(rows)
